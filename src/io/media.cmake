@@ -1,0 +1,1 @@
+# Images (PNG/JPEG decode, MNIST-style preprocessing) and plots (PLplot, cairo).

@@ -1,0 +1,1 @@
+# IDX reader, Dataset, built-in data sets, sources and download.

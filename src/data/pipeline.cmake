@@ -1,1 +1,2 @@
 # random_split and DataLoader.
+target_sources(mnist PRIVATE ${CMAKE_CURRENT_LIST_DIR}/loader.cpp)

@@ -1,0 +1,87 @@
+// The data pipeline: random_split into index subsets, and a DataLoader handing out float batches.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "mnist/dataset.hpp"
+
+namespace mnist {
+
+/// A view of some samples of a dataset, by index (torch.utils.data.Subset). The dataset must outlive it.
+struct Subset {
+  const Dataset* dataset = nullptr;
+  std::vector<std::size_t> indices;  // into *dataset
+
+  Subset() = default;
+  /// All of dataset, in order.
+  explicit Subset(const Dataset& dataset);
+  Subset(const Dataset& dataset, std::vector<std::size_t> indices);  // throws Error if an index is out of range
+  std::size_t size() const { return indices.size(); }
+};
+
+/// Splits dataset into disjoint subsets covering it, after a seeded shuffle (deterministic for a seed).
+/// By counts: counts must sum to dataset.size(). By fractions: each in [0, 1], summing to 1 (within 1e-6);
+/// subset i gets floor(f_i * n) samples and the remainder is dealt one by one to the first subsets (PyTorch's
+/// rule). Throws UsageError for counts or fractions that do not fit.
+std::vector<Subset> random_split(const Dataset& dataset, const std::vector<std::size_t>& counts, std::uint64_t seed);
+std::vector<Subset> random_split(const Dataset& dataset, const std::vector<double>& fractions, std::uint64_t seed);
+/// Sizes random_split(..., fractions) gives for n samples.
+std::vector<std::size_t> split_counts(std::size_t n, const std::vector<double>& fractions);
+
+/// A permutation of 0..n-1 by Fisher-Yates over std::mt19937_64 with explicit bounded draws (the same on every
+/// platform, unlike std::shuffle).
+std::vector<std::size_t> random_permutation(std::size_t n, std::uint64_t seed);
+
+struct LoaderOptions {
+  std::size_t batch_size = 128;
+  bool shuffle = false;
+  std::uint64_t seed = 0;  // with shuffle: epoch e's order is a function of (seed, e) alone
+  bool drop_last = false;  // drop the last batch when it is smaller than batch_size
+};
+
+/// One batch, in the loader's buffers (valid until the loader's next call).
+struct Batch {
+  std::span<const float> x;              // [size, dim] pixels / 255
+  std::span<const std::int32_t> y;       // [size] labels
+  std::span<const std::size_t> indices;  // [size] indices into the dataset
+  std::size_t size = 0;
+  std::size_t dim = 0;
+};
+
+/// Hands out the samples of a subset in batches: every sample exactly once per epoch (except those dropped by
+/// drop_last), reshuffled each epoch when asked. Buffers are allocated once, for batch_size.
+///   loader.start_epoch(e);  while (loader.next(batch)) { ... }
+class DataLoader {
+ public:
+  DataLoader(Subset data, LoaderOptions options);
+  DataLoader(const Dataset& dataset, LoaderOptions options) : DataLoader(Subset(dataset), options) {}
+
+  /// Number of samples visited per epoch and number of batches.
+  std::size_t size() const;
+  std::size_t num_batches() const;
+  std::size_t batch_size() const { return options_.batch_size; }
+  std::size_t sample_dim() const { return dim_; }
+  std::size_t num_classes() const { return data_.dataset->num_classes(); }
+  const Subset& subset() const { return data_; }
+  const LoaderOptions& options() const { return options_; }
+
+  /// Begins epoch `epoch` (0-based): fixes its order (a permutation of the subset when shuffling).
+  void start_epoch(std::size_t epoch);
+  /// Fills batch with the next batch of the epoch; false at the end of the epoch.
+  bool next(Batch& batch);
+  /// Indices (into the dataset) in the order of the current epoch.
+  std::span<const std::size_t> order() const { return order_; }
+
+ private:
+  Subset data_;
+  LoaderOptions options_;
+  std::size_t dim_ = 0;
+  std::vector<std::size_t> order_;
+  std::size_t cursor_ = 0;
+  std::vector<float> x_;
+  std::vector<std::int32_t> y_;
+};
+
+}  // namespace mnist

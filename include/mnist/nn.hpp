@@ -1,0 +1,99 @@
+// Models: a Sequential stack of Linear and ReLU layers whose parameters live in ONE flat float buffer (gradients
+// in a mirrored one), named as PyTorch names them, so that optimizers run one loop and checkpoints map 1:1 to
+// PyTorch's state dicts.
+//
+// Model specs (make_model):
+//   presets   "logistic"     784 -> 10                  parameters linear.weight [10, 784], linear.bias [10]
+//             "hidden"       784 -> 32 -> 10            layer1.weight [32, 784], layer1.bias, layer2.weight [10, 32], layer2.bias
+//             "hidden-relu"  784 -> 32 -> ReLU -> 10    same names as "hidden"
+//   any MLP   widths joined by '-', input first, classes last, "relu" after a width to put a ReLU after the
+//             Linear layer ending there:  "784-10", "784-128-relu-64-relu-10", "784-32-10".
+//             The Linear layers are named layer1 .. layerK. A ReLU may not follow the input or the output width,
+//             nor another ReLU; widths are integers in 1 .. 1,000,000. Bad specs throw UsageError saying how to fix
+//             them.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "mnist/tensor.hpp"
+
+namespace mnist {
+
+/// One layer of a Sequential model.
+struct LayerSpec {
+  enum class Kind { Linear, ReLU };
+  Kind kind = Kind::Linear;
+  std::size_t in = 0, out = 0;  // Linear: in/out features; ReLU: in == out == width
+  std::string name;             // Linear: PyTorch module name ("linear", "layer1", ...); ReLU: "relu"
+};
+
+/// A named view of part of the flat parameter (or gradient) buffer: "layer1.weight" [32, 784].
+struct NamedParameter {
+  std::string name;
+  Shape shape;
+  std::size_t offset = 0;  // into parameters() / gradients()
+  std::span<float> value;
+  std::span<float> grad;
+};
+
+/// A feed-forward network of Linear and ReLU layers: the tutorial's three models and any MLP.
+/// Copyable (a copy owns its own parameters). Not thread-safe: forward/backward use internal buffers.
+class Model {
+ public:
+  Model() = default;
+  /// Layers in order; Linear parameters get PyTorch's default init (weight and bias uniform in ±1/sqrt(in)),
+  /// drawn from a std::mt19937_64 seeded with seed, layer by layer, weight before bias.
+  Model(std::vector<LayerSpec> layers, std::uint64_t seed, std::string spec = "");
+
+  const std::vector<LayerSpec>& layers() const { return layers_; }
+  /// The spec the model was built from ("hidden-relu", "784-128-relu-10", ...), for checkpoints and display.
+  const std::string& spec() const { return spec_; }
+  std::size_t input_size() const;
+  std::size_t num_classes() const;
+
+  /// All parameters, flat, in named_parameters() order; the gradients mirror them element for element.
+  std::span<float> parameters() { return params_; }
+  std::span<const float> parameters() const { return params_; }
+  std::span<float> gradients() { return grads_; }
+  std::span<const float> gradients() const { return grads_; }
+  /// Views of each tensor ("layer1.weight", "layer1.bias", ...), in PyTorch's state-dict order.
+  std::vector<NamedParameter> named_parameters();
+  /// Names and shapes only.
+  std::vector<std::pair<std::string, Shape>> parameter_shapes() const;
+  void zero_grad();
+
+  /// logits[N, classes] of x[N, input_size]. The returned span is valid until the next forward; x must stay
+  /// alive and unchanged until backward (its activations are kept for it). Buffers grow to the largest N seen
+  /// and are reused: no allocation for batches no larger than before.
+  std::span<const float> forward(std::span<const float> x, std::size_t N);
+  /// Accumulates (+=) the gradient of the loss into gradients(), given dlogits[N, classes] for the last forward.
+  void backward(std::span<const float> dlogits);
+
+  /// Softmax probabilities [N, classes] (rows sum to 1), computed in chunks.
+  Tensor predict_proba(std::span<const float> x, std::size_t N);
+  /// Most probable class of each row (the argmax of the logits).
+  std::vector<std::int32_t> predict(std::span<const float> x, std::size_t N);
+
+ private:
+  std::vector<LayerSpec> layers_;
+  std::vector<std::size_t> offsets_;  // per layer: offset of its weight in params_ (Linear only)
+  std::string spec_;
+  std::vector<float> params_, grads_;
+  // Forward/backward workspace: acts_[l] is layer l's output [N, out]; deltas_ hold gradients of activations.
+  std::vector<std::vector<float>> acts_;
+  std::vector<float> delta_a_, delta_b_;
+  const float* input_ = nullptr;
+  std::size_t batch_ = 0;
+};
+
+/// Builds a preset or any MLP spec (see the top of this header); throws UsageError for a bad spec.
+Model make_model(const std::string& spec, std::uint64_t seed = 0);
+/// Parses a spec into layers without building the model (throws UsageError naming the problem).
+std::vector<LayerSpec> parse_model_spec(const std::string& spec);
+/// "logistic", "hidden", "hidden-relu".
+std::vector<std::string> model_presets();
+
+}  // namespace mnist

@@ -1,0 +1,74 @@
+// The training loop of the tutorial: fit() and evaluate().
+#pragma once
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "mnist/loader.hpp"
+#include "mnist/nn.hpp"
+#include "mnist/optim.hpp"
+
+namespace mnist {
+
+/// What one pass over a loader measured.
+struct EvalResult {
+  double loss = 0.0;                  // mean cross-entropy over samples
+  double accuracy = 0.0;              // correct / total
+  double batch_mean_accuracy = 0.0;   // mean over batches of each batch's accuracy (the tutorial's val metric)
+  std::size_t correct = 0, total = 0;
+  std::vector<std::int32_t> predictions;  // per sample, in loader order
+  std::vector<std::int32_t> labels;       // per sample, in loader order (for a confusion matrix)
+};
+
+/// Per-epoch record of fit().
+struct EpochStats {
+  std::size_t epoch = 0;          // 0-based
+  double train_loss = 0.0;        // mean of the epoch's batch losses (the tutorial's loss_history)
+  double val_loss = 0.0;          // mean cross-entropy over validation samples
+  double val_accuracy = 0.0;      // mean over validation batches of batch accuracy (the tutorial's val_history)
+  std::size_t val_correct = 0, val_total = 0;  // exact validation accuracy = val_correct / val_total
+  double seconds = 0.0;           // wall time of the epoch, training and validation
+};
+
+struct History {
+  std::vector<EpochStats> epochs;
+  std::vector<float> step_losses;  // every batch's loss, in order
+  bool stopped = false;            // true when a callback or the stop flag ended training early
+  std::vector<double> loss_history() const;  // train_loss per epoch
+  std::vector<double> val_history() const;   // val_accuracy per epoch
+};
+
+/// Passed to the per-batch callback after each optimizer step. Set stop = true to end training after this batch.
+struct BatchEvent {
+  std::size_t epoch = 0, batch = 0, num_batches = 0;
+  double loss = 0.0;
+  bool stop = false;
+};
+/// Passed to the per-epoch callback after validation. Set stop = true to end training after this epoch.
+struct EpochEvent {
+  const EpochStats* stats = nullptr;
+  std::size_t epochs = 0;  // total planned
+  bool stop = false;
+};
+
+struct FitOptions {
+  std::size_t epochs = 10;
+  std::size_t first_epoch = 0;  // start at this epoch (for resuming: the loader's shuffle depends on the epoch)
+  std::function<void(BatchEvent&)> on_batch;
+  std::function<void(EpochEvent&)> on_epoch;
+  /// Polled once per batch (e.g. set by a SIGINT handler): when true, training stops after the current batch.
+  const std::atomic<bool>* stop_flag = nullptr;
+};
+
+/// Trains model with optimizer over train for options.epochs epochs, evaluating on val after each epoch
+/// (softmax cross-entropy loss, accuracy metric). When stopped early, the last, partial epoch is not recorded.
+History fit(Model& model, DataLoader& train, DataLoader& val, Optimizer& optimizer, const FitOptions& options = {});
+/// The tutorial's signature: plain SGD at lr.
+History fit(std::size_t epochs, double lr, Model& model, DataLoader& train, DataLoader& val);
+
+/// Loss, accuracy and predictions of model over one pass of loader (in its epoch-0 order).
+EvalResult evaluate(Model& model, DataLoader& loader);
+
+}  // namespace mnist

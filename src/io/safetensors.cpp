@@ -1,0 +1,292 @@
+#include "mnist/safetensors.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "mnist/error.hpp"
+#include "util/files.hpp"
+
+namespace mnist {
+
+static_assert(std::endian::native == std::endian::little, "safetensors I/O assumes a little-endian host");
+
+namespace {
+constexpr std::uint64_t kMaxHeader = 100'000'000;  // the reference implementation's limit
+
+using json = nlohmann::json;
+
+DType parse_dtype(const std::string& s, const std::string& where) {
+  if (s == "F32") return DType::F32;
+  if (s == "F64") return DType::F64;
+  if (s == "I32") return DType::I32;
+  if (s == "I64") return DType::I64;
+  if (s == "U8") return DType::U8;
+  throw Error(where + ": unsupported dtype '" + s + "' (supported: F32, F64, I32, I64, U8)");
+}
+
+std::size_t as_size(const json& v, const std::string& where, const char* what) {
+  if (!v.is_number_unsigned()) throw Error(where + ": " + what + " must be non-negative integers");
+  return v.get<std::size_t>();
+}
+}  // namespace
+
+std::string to_string(DType dtype) {
+  switch (dtype) {
+    case DType::F32: return "F32";
+    case DType::F64: return "F64";
+    case DType::I32: return "I32";
+    case DType::I64: return "I64";
+    case DType::U8: return "U8";
+  }
+  return "?";
+}
+
+std::size_t dtype_size(DType dtype) {
+  switch (dtype) {
+    case DType::F32: case DType::I32: return 4;
+    case DType::F64: case DType::I64: return 8;
+    case DType::U8: return 1;
+  }
+  return 0;
+}
+
+SafetensorsFile SafetensorsFile::parse(std::vector<std::uint8_t> bytes, const std::string& source) {
+  SafetensorsFile f;
+  f.source_ = source;
+  if (bytes.size() < 8)
+    throw Error(source + ": not a safetensors file (" + std::to_string(bytes.size()) + " bytes, need at least 8)");
+  std::uint64_t n = 0;
+  std::memcpy(&n, bytes.data(), 8);
+  if (n > kMaxHeader) throw Error(source + ": header length " + std::to_string(n) + " exceeds 100 MB");
+  if (n > bytes.size() - 8)
+    throw Error(source + ": header length " + std::to_string(n) + " exceeds the file's " +
+                std::to_string(bytes.size() - 8) + " bytes after the length");
+  const char* hb = reinterpret_cast<const char*>(bytes.data() + 8);
+  // nlohmann keeps the last of duplicate keys silently; the callback sees every top-level key first.
+  std::set<std::string> seen;
+  std::string duplicate;
+  const json::parser_callback_t cb = [&](int depth, json::parse_event_t event, json& parsed) {
+    if (event == json::parse_event_t::key && depth == 1 && duplicate.empty() &&
+        !seen.insert(parsed.get<std::string>()).second)
+      duplicate = parsed.get<std::string>();
+    return true;
+  };
+  json header;
+  try {
+    header = json::parse(hb, hb + n, cb);
+  } catch (const json::exception& e) {
+    throw Error(source + ": header is not valid JSON (" + e.what() + ")");
+  }
+  if (!duplicate.empty()) throw Error(source + ": tensor '" + duplicate + "' appears twice in the header");
+  if (!header.is_object()) throw Error(source + ": header is not a JSON object");
+  f.data_start_ = 8 + static_cast<std::size_t>(n);
+  const std::size_t data_size = bytes.size() - f.data_start_;
+  for (auto it = header.begin(); it != header.end(); ++it) {
+    const std::string& name = it.key();
+    if (name == "__metadata__") {
+      if (!it->is_object()) throw Error(source + ": __metadata__ is not an object");
+      for (auto m = it->begin(); m != it->end(); ++m) {
+        if (!m->is_string()) throw Error(source + ": __metadata__ value of '" + m.key() + "' is not a string");
+        f.metadata_[m.key()] = m->get<std::string>();
+      }
+      continue;
+    }
+    const std::string where = source + ": tensor '" + name + "'";
+    const json& e = *it;
+    if (!e.is_object() || !e.contains("dtype") || !e.contains("shape") || !e.contains("data_offsets"))
+      throw Error(where + ": entry must be an object with dtype, shape and data_offsets");
+    if (!e["dtype"].is_string()) throw Error(where + ": dtype is not a string");
+    TensorEntry t;
+    t.name = name;
+    t.dtype = parse_dtype(e["dtype"].get<std::string>(), where);
+    if (!e["shape"].is_array()) throw Error(where + ": shape is not an array");
+    std::size_t count = 1;
+    for (const json& d : e["shape"]) {
+      const std::size_t dim = as_size(d, where, "shape dimensions");
+      if (dim != 0 && count > std::numeric_limits<std::size_t>::max() / 16 / dim)
+        throw Error(where + ": shape is too large");
+      count *= dim;
+      t.shape.push_back(dim);
+    }
+    const json& off = e["data_offsets"];
+    if (!off.is_array() || off.size() != 2) throw Error(where + ": data_offsets must be [begin, end]");
+    t.begin = as_size(off[0], where, "data_offsets");
+    t.end = as_size(off[1], where, "data_offsets");
+    if (t.begin > t.end || t.end > data_size)
+      throw Error(where + ": data_offsets [" + std::to_string(t.begin) + ", " + std::to_string(t.end) +
+                  "] lie outside the " + std::to_string(data_size) + " data bytes");
+    if (t.end - t.begin != count * dtype_size(t.dtype))
+      throw Error(where + ": holds " + std::to_string(t.end - t.begin) + " bytes but " + to_string(t.dtype) + " " +
+                  shape_string(t.shape) + " needs " + std::to_string(count * dtype_size(t.dtype)));
+    f.entries_.push_back(std::move(t));
+  }
+  std::stable_sort(f.entries_.begin(), f.entries_.end(), [](const TensorEntry& a, const TensorEntry& b) {
+    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+  });
+  std::size_t pos = 0;
+  for (const TensorEntry& t : f.entries_) {
+    if (t.begin != pos)
+      throw Error(source + ": tensor '" + t.name + "' starts at byte " + std::to_string(t.begin) + ", expected " +
+                  std::to_string(pos) + " (tensors must be contiguous, without gaps or overlaps)");
+    pos = t.end;
+  }
+  if (pos != data_size)
+    throw Error(source + ": " + std::to_string(data_size - pos) + " bytes after the last tensor");
+  for (std::size_t i = 0; i < f.entries_.size(); ++i) f.index_[f.entries_[i].name] = i;
+  f.bytes_ = std::move(bytes);
+  return f;
+}
+
+SafetensorsFile SafetensorsFile::read(const std::filesystem::path& path) {
+  return parse(util::read_file_bytes(path), path.string());
+}
+
+const std::string& SafetensorsFile::metadata(const std::string& key) const {
+  const auto it = metadata_.find(key);
+  if (it == metadata_.end()) throw Error(source_ + ": no __metadata__ entry '" + key + "'");
+  return it->second;
+}
+
+bool SafetensorsFile::contains(const std::string& name) const { return index_.count(name) > 0; }
+
+const TensorEntry& SafetensorsFile::at(const std::string& name) const {
+  const auto it = index_.find(name);
+  if (it == index_.end()) throw Error(source_ + ": no tensor '" + name + "'");
+  return entries_[it->second];
+}
+
+std::span<const std::uint8_t> SafetensorsFile::raw(const std::string& name) const {
+  const TensorEntry& t = at(name);
+  return std::span(bytes_).subspan(data_start_ + t.begin, t.end - t.begin);
+}
+
+namespace {
+template <typename T>
+T load(const std::uint8_t* p) {
+  T v;
+  std::memcpy(&v, p, sizeof(T));
+  return v;
+}
+}  // namespace
+
+Tensor SafetensorsFile::to_tensor(const std::string& name) const {
+  const TensorEntry& t = at(name);
+  const std::span<const std::uint8_t> b = raw(name);
+  const std::size_t n = numel(t.shape), w = dtype_size(t.dtype);
+  std::vector<float> v(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint8_t* p = b.data() + i * w;
+    switch (t.dtype) {
+      case DType::F32: v[i] = load<float>(p); break;
+      case DType::F64: v[i] = static_cast<float>(load<double>(p)); break;
+      case DType::I32: v[i] = static_cast<float>(load<std::int32_t>(p)); break;
+      case DType::I64: v[i] = static_cast<float>(load<std::int64_t>(p)); break;
+      case DType::U8: v[i] = static_cast<float>(*p); break;
+    }
+  }
+  return Tensor(t.shape, std::move(v));
+}
+
+std::vector<std::int64_t> SafetensorsFile::to_int64(const std::string& name) const {
+  const TensorEntry& t = at(name);
+  const std::span<const std::uint8_t> b = raw(name);
+  const std::size_t n = numel(t.shape), w = dtype_size(t.dtype);
+  std::vector<std::int64_t> v(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint8_t* p = b.data() + i * w;
+    switch (t.dtype) {
+      case DType::I64: v[i] = load<std::int64_t>(p); break;
+      case DType::I32: v[i] = load<std::int32_t>(p); break;
+      case DType::U8: v[i] = *p; break;
+      default: throw Error(source_ + ": tensor '" + name + "' is " + to_string(t.dtype) + ", expected an integer dtype");
+    }
+  }
+  return v;
+}
+
+void SafetensorsWriter::add_raw(const std::string& name, DType dtype, const Shape& shape, const void* data,
+                                std::size_t count) {
+  if (name == "__metadata__" || name.empty()) throw Error("safetensors: invalid tensor name '" + name + "'");
+  for (const Item& it : items_)
+    if (it.name == name) throw Error("safetensors: tensor '" + name + "' added twice");
+  if (count != numel(shape))
+    throw Error("safetensors: tensor '" + name + "' of shape " + shape_string(shape) + " given " +
+                std::to_string(count) + " values");
+  Item item{name, dtype, shape, std::vector<std::uint8_t>(count * dtype_size(dtype))};
+  if (count) std::memcpy(item.data.data(), data, item.data.size());
+  items_.push_back(std::move(item));
+}
+
+void SafetensorsWriter::add(const std::string& name, const Shape& shape, std::span<const float> values) {
+  add_raw(name, DType::F32, shape, values.data(), values.size());
+}
+
+void SafetensorsWriter::add(const std::string& name, const Shape& shape, std::span<const std::int64_t> values) {
+  add_raw(name, DType::I64, shape, values.data(), values.size());
+}
+
+std::vector<std::uint8_t> SafetensorsWriter::bytes() const {
+  json header = json::object();
+  if (!metadata_.empty()) header["__metadata__"] = metadata_;
+  std::size_t pos = 0;
+  for (const Item& it : items_) {
+    header[it.name] = {{"dtype", to_string(it.dtype)}, {"shape", it.shape}, {"data_offsets", {pos, pos + it.data.size()}}};
+    pos += it.data.size();
+  }
+  std::string h = header.dump();
+  h.append((8 - h.size() % 8) % 8, ' ');
+  std::vector<std::uint8_t> out(8 + h.size() + pos);
+  const std::uint64_t n = h.size();
+  std::memcpy(out.data(), &n, 8);
+  std::memcpy(out.data() + 8, h.data(), h.size());
+  std::size_t at = 8 + h.size();
+  for (const Item& it : items_) {
+    if (!it.data.empty()) std::memcpy(out.data() + at, it.data.data(), it.data.size());
+    at += it.data.size();
+  }
+  return out;
+}
+
+void SafetensorsWriter::save(const std::filesystem::path& path) const { util::write_file_atomically(path, bytes()); }
+
+void save_state_dict(const std::filesystem::path& path, Model& model, const std::map<std::string, std::string>& metadata) {
+  SafetensorsWriter w;
+  for (const NamedParameter& p : model.named_parameters()) w.add(p.name, p.shape, std::span<const float>(p.value));
+  for (const auto& [k, v] : metadata) w.set_metadata(k, v);
+  if (!model.spec().empty() && !metadata.count("model")) w.set_metadata("model", model.spec());
+  w.save(path);
+}
+
+void load_state_dict(const SafetensorsFile& file, Model& model, const std::string& prefix) {
+  const std::vector<NamedParameter> params = model.named_parameters();
+  std::set<std::string> wanted;
+  for (const NamedParameter& p : params) wanted.insert(prefix + p.name);
+  for (const TensorEntry& t : file.tensors())
+    if (t.name.compare(0, prefix.size(), prefix) == 0 && !wanted.count(t.name))
+      throw Error(file.source() + ": tensor '" + t.name + "' is not a parameter of model " + model.spec());
+  for (const NamedParameter& p : params) {
+    const std::string name = prefix + p.name;
+    if (!file.contains(name)) throw Error(file.source() + ": missing tensor '" + name + "' of model " + model.spec());
+    const TensorEntry& t = file.at(name);
+    if (t.dtype != DType::F32)
+      throw Error(file.source() + ": tensor '" + name + "' is " + to_string(t.dtype) + ", expected F32");
+    if (t.shape != p.shape)
+      throw Error(file.source() + ": tensor '" + name + "' has shape " + shape_string(t.shape) + ", model " +
+                  model.spec() + " needs " + shape_string(p.shape));
+  }
+  // Only now, with everything checked, overwrite: a failed load leaves the model untouched.
+  for (const NamedParameter& p : params) {
+    const std::span<const std::uint8_t> b = file.raw(prefix + p.name);
+    std::memcpy(p.value.data(), b.data(), b.size());
+  }
+}
+
+void load_state_dict(const std::filesystem::path& path, Model& model) {
+  load_state_dict(SafetensorsFile::read(path), model);
+}
+
+}  // namespace mnist

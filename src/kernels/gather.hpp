@@ -1,0 +1,15 @@
+// Assembling a batch from a data set's bytes: the only place pixels become floats.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+namespace mnist::kernels {
+
+/// For b < B: out_x[b, :] = images_u8[indices[b], :] / 255 and out_y[b] = labels_u8[indices[b]].
+/// images_u8 is [count, D], labels_u8 [count]; out_x [B, D], out_y [B]. Indices must be < count.
+void gather_batch(std::span<float> out_x, std::span<std::int32_t> out_y, std::span<const std::uint8_t> images_u8,
+                  std::span<const std::uint8_t> labels_u8, std::span<const std::size_t> indices, std::size_t B,
+                  std::size_t D);
+
+}  // namespace mnist::kernels

@@ -1,0 +1,149 @@
+#include "mnist/nn.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+#include "kernels/activation.hpp"
+#include "kernels/linear.hpp"
+#include "kernels/softmax_cross_entropy.hpp"
+#include "mnist/error.hpp"
+
+namespace mnist {
+
+namespace {
+// Uniform in [-bound, bound) from 24 random bits: a float draw that is the same on every platform.
+float uniform(std::mt19937_64& gen, float bound) {
+  const float u = static_cast<float>(gen() >> 40) * (1.0f / 16777216.0f);
+  return -bound + 2.0f * bound * u;
+}
+}  // namespace
+
+Model::Model(std::vector<LayerSpec> layers, std::uint64_t seed, std::string spec)
+    : layers_(std::move(layers)), spec_(std::move(spec)) {
+  if (layers_.empty() || layers_.front().kind != LayerSpec::Kind::Linear)
+    throw UsageError("a model needs at least one Linear layer, first");
+  kernels::use_single_threaded_blas();
+  std::size_t total = 0;
+  for (const LayerSpec& l : layers_) {
+    offsets_.push_back(total);
+    if (l.kind == LayerSpec::Kind::Linear) total += l.out * l.in + l.out;
+  }
+  params_.assign(total, 0.0f);
+  grads_.assign(total, 0.0f);
+  acts_.resize(layers_.size());
+  std::mt19937_64 gen(seed);
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    const LayerSpec& l = layers_[i];
+    if (l.kind != LayerSpec::Kind::Linear) continue;
+    const float bound = 1.0f / std::sqrt(static_cast<float>(l.in));
+    for (std::size_t k = 0; k < l.out * l.in + l.out; ++k) params_[offsets_[i] + k] = uniform(gen, bound);
+  }
+}
+
+std::size_t Model::input_size() const { return layers_.empty() ? 0 : layers_.front().in; }
+std::size_t Model::num_classes() const { return layers_.empty() ? 0 : layers_.back().out; }
+
+std::vector<NamedParameter> Model::named_parameters() {
+  std::vector<NamedParameter> out;
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    const LayerSpec& l = layers_[i];
+    if (l.kind != LayerSpec::Kind::Linear) continue;
+    const std::size_t w = offsets_[i], b = w + l.out * l.in;
+    out.push_back({l.name + ".weight", {l.out, l.in}, w, std::span(params_).subspan(w, l.out * l.in),
+                   std::span(grads_).subspan(w, l.out * l.in)});
+    out.push_back({l.name + ".bias", {l.out}, b, std::span(params_).subspan(b, l.out),
+                   std::span(grads_).subspan(b, l.out)});
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, Shape>> Model::parameter_shapes() const {
+  std::vector<std::pair<std::string, Shape>> out;
+  for (const LayerSpec& l : layers_) {
+    if (l.kind != LayerSpec::Kind::Linear) continue;
+    out.emplace_back(l.name + ".weight", Shape{l.out, l.in});
+    out.emplace_back(l.name + ".bias", Shape{l.out});
+  }
+  return out;
+}
+
+void Model::zero_grad() { std::fill(grads_.begin(), grads_.end(), 0.0f); }
+
+std::span<const float> Model::forward(std::span<const float> x, std::size_t N) {
+  if (x.size() < N * input_size())
+    throw Error("model input has " + std::to_string(x.size()) + " values, expected " +
+                std::to_string(N * input_size()));
+  input_ = x.data();
+  batch_ = N;
+  const float* inp = x.data();
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    const LayerSpec& l = layers_[i];
+    std::vector<float>& out = acts_[i];
+    if (out.size() < N * l.out) out.resize(N * l.out);
+    if (l.kind == LayerSpec::Kind::Linear) {
+      const std::span<const float> w(params_.data() + offsets_[i], l.out * l.in);
+      const std::span<const float> b(params_.data() + offsets_[i] + l.out * l.in, l.out);
+      kernels::linear_forward(out, std::span(inp, N * l.in), w, b, N, l.in, l.out);
+    } else {
+      kernels::relu_forward(out, std::span(inp, N * l.in), N * l.in);
+    }
+    inp = out.data();
+  }
+  return std::span<const float>(acts_.back().data(), N * num_classes());
+}
+
+void Model::backward(std::span<const float> dlogits) {
+  const std::size_t N = batch_;
+  if (input_ == nullptr) throw Error("Model::backward called before forward");
+  std::size_t widest = 0;
+  for (const LayerSpec& l : layers_) widest = std::max(widest, l.out);
+  if (delta_a_.size() < N * widest) {
+    delta_a_.resize(N * widest);
+    delta_b_.resize(N * widest);
+  }
+  // The gradient flowing back alternates between two buffers; dlogits itself is only read.
+  const float* dout = dlogits.data();
+  float* next = delta_a_.data();
+  for (std::size_t i = layers_.size(); i-- > 0;) {
+    const LayerSpec& l = layers_[i];
+    const float* inp = i == 0 ? input_ : acts_[i - 1].data();
+    const bool need_dinp = i > 0;
+    std::span<float> dinp = need_dinp ? std::span<float>(next, N * l.in) : std::span<float>();
+    if (l.kind == LayerSpec::Kind::Linear) {
+      const std::size_t w = offsets_[i], b = w + l.out * l.in;
+      kernels::linear_backward(dinp, std::span(grads_).subspan(w, l.out * l.in), std::span(grads_).subspan(b, l.out),
+                               std::span(dout, N * l.out), std::span(inp, N * l.in),
+                               std::span<const float>(params_).subspan(w, l.out * l.in), N, l.in, l.out);
+    } else if (need_dinp) {
+      kernels::relu_backward(dinp, std::span(dout, N * l.out), std::span<const float>(acts_[i].data(), N * l.out),
+                             N * l.out);
+    }
+    if (!need_dinp) break;
+    dout = next;
+    next = next == delta_a_.data() ? delta_b_.data() : delta_a_.data();
+  }
+}
+
+Tensor Model::predict_proba(std::span<const float> x, std::size_t N) {
+  const std::size_t C = num_classes(), D = input_size(), chunk = 512;
+  Tensor probs({N, C});
+  for (std::size_t s = 0; s < N; s += chunk) {
+    const std::size_t n = std::min(chunk, N - s);
+    const std::span<const float> logits = forward(x.subspan(s * D, n * D), n);
+    kernels::softmax_forward(probs.span().subspan(s * C, n * C), logits, n, C);
+  }
+  return probs;
+}
+
+std::vector<std::int32_t> Model::predict(std::span<const float> x, std::size_t N) {
+  const std::size_t C = num_classes(), D = input_size(), chunk = 512;
+  std::vector<std::int32_t> out(N);
+  for (std::size_t s = 0; s < N; s += chunk) {
+    const std::size_t n = std::min(chunk, N - s);
+    kernels::argmax_rows(std::span(out).subspan(s, n), forward(x.subspan(s * D, n * D), n), n, C);
+  }
+  return out;
+}
+
+}  // namespace mnist

@@ -1,0 +1,44 @@
+#include "mnist/loss.hpp"
+
+#include <string>
+
+#include "kernels/softmax_cross_entropy.hpp"
+#include "mnist/error.hpp"
+
+namespace mnist {
+
+double cross_entropy(std::span<float> probs, std::span<const float> logits, std::span<const std::int32_t> labels,
+                     std::size_t N, std::size_t C) {
+  for (std::size_t n = 0; n < N; ++n)
+    if (labels[n] < 0 || static_cast<std::size_t>(labels[n]) >= C)
+      throw Error("label " + std::to_string(labels[n]) + " of sample " + std::to_string(n) +
+                  " is not a class of a model with " + std::to_string(C) + " outputs");
+  return kernels::softmax_cross_entropy_forward(probs, logits, labels, N, C);
+}
+
+void cross_entropy_backward(std::span<float> dlogits, std::span<const float> probs,
+                            std::span<const std::int32_t> labels, std::size_t N, std::size_t C) {
+  kernels::softmax_cross_entropy_backward(dlogits, probs, labels, N, C);
+}
+
+std::size_t count_correct(std::span<const float> logits, std::span<const std::int32_t> labels, std::size_t N,
+                          std::size_t C) {
+  std::size_t correct = 0;
+  for (std::size_t n = 0; n < N; ++n) {
+    const float* row = logits.data() + n * C;
+    std::size_t best = 0;
+    for (std::size_t c = 1; c < C; ++c)
+      if (row[c] > row[best]) best = c;
+    correct += static_cast<std::int32_t>(best) == labels[n];
+  }
+  return correct;
+}
+
+double accuracy(std::span<const std::int32_t> labels, std::span<const std::int32_t> predictions) {
+  if (labels.empty()) return 0.0;
+  std::size_t correct = 0;
+  for (std::size_t n = 0; n < labels.size(); ++n) correct += labels[n] == predictions[n];
+  return static_cast<double>(correct) / static_cast<double>(labels.size());
+}
+
+}  // namespace mnist

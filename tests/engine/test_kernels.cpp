@@ -1,0 +1,156 @@
+// Kernels: hand-checkable results, finite-difference gradient checks in double, numerical edge cases.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+
+#include "kernels/activation.hpp"
+#include "kernels/gather.hpp"
+#include "kernels/linear.hpp"
+#include "kernels/softmax_cross_entropy.hpp"
+#include "reference_math.hpp"
+
+using namespace mnist;
+using namespace mnist::kernels;
+using namespace mnist::testing;
+
+TEST(LinearKernel, HandCheckableForward) {
+  // inp [2, 3], weight [2, 3], bias [2]
+  const std::vector<float> inp{1, 2, 3, -1, 0, 1}, w{1, 1, 1, 0.5f, 0, -1}, b{10, 20};
+  std::vector<float> out(4, -99);
+  linear_forward(out, inp, w, b, 2, 3, 2);
+  EXPECT_EQ(out, (std::vector<float>{16, 17.5f, 10, 18.5f}));
+}
+
+TEST(LinearKernel, BackwardMatchesFiniteDifferences) {
+  const std::size_t N = 5, I = 7, O = 4;
+  const std::vector<float> inp = random_floats(N * I, 1), w = random_floats(O * I, 2), b = random_floats(O, 3);
+  const std::vector<float> R = random_floats(N * O, 4);  // L = sum(out ⊙ R), so dout = R
+  std::vector<float> dinp(N * I), dw(O * I, 0.0f), db(O, 0.0f);
+  linear_backward(dinp, dw, db, R, inp, w, N, I, O);
+  auto loss = [&](std::vector<double> x, std::vector<double> ww, std::vector<double> bb) {
+    const std::vector<double> out = ref_linear(x, ww, bb, N, I, O);
+    double s = 0;
+    for (std::size_t k = 0; k < out.size(); ++k) s += out[k] * R[k];
+    return s;
+  };
+  const double h = 1e-6;
+  double worst = 0;
+  // Perturb each of the three inputs at every position (small enough to do exhaustively).
+  std::vector<double> x = to_double(inp), ww = to_double(w), bb = to_double(b);
+  for (int which = 0; which < 3; ++which) {
+    std::vector<double>& t = which == 0 ? x : which == 1 ? ww : bb;
+    const std::vector<float>& g = which == 0 ? dinp : which == 1 ? dw : db;
+    for (std::size_t k = 0; k < t.size(); ++k) {
+      const double saved = t[k];
+      t[k] = saved + h;
+      const double up = loss(x, ww, bb);
+      t[k] = saved - h;
+      const double down = loss(x, ww, bb);
+      t[k] = saved;
+      const double fd = (up - down) / (2 * h);
+      worst = std::max(worst, rel_error(g[k], fd));
+    }
+  }
+  std::printf("linear: largest relative error %.3g\n", worst);
+  EXPECT_LT(worst, 1e-5);
+}
+
+TEST(LinearKernel, BackwardAccumulatesWeightGradients) {
+  const std::size_t N = 3, I = 4, O = 2;
+  const std::vector<float> inp = random_floats(N * I, 5), w = random_floats(O * I, 6), dout = random_floats(N * O, 7);
+  std::vector<float> dinp(N * I), dw(O * I, 0.0f), db(O, 0.0f);
+  linear_backward(dinp, dw, db, dout, inp, w, N, I, O);
+  const std::vector<float> dw1 = dw, db1 = db, dinp1 = dinp;
+  linear_backward(dinp, dw, db, dout, inp, w, N, I, O);
+  for (std::size_t k = 0; k < dw.size(); ++k) EXPECT_FLOAT_EQ(dw[k], 2 * dw1[k]);
+  for (std::size_t k = 0; k < db.size(); ++k) EXPECT_FLOAT_EQ(db[k], 2 * db1[k]);
+  EXPECT_EQ(dinp, dinp1);  // the input gradient is written, not accumulated
+}
+
+TEST(ReluKernel, ForwardAndFiniteDifferenceBackward) {
+  const std::vector<float> x{-2, -0.5f, 0.25f, 3, -1e-3f, 7};
+  std::vector<float> y(6), dx(6);
+  relu_forward(y, x, 6);
+  EXPECT_EQ(y, (std::vector<float>{0, 0, 0.25f, 3, 0, 7}));
+  const std::vector<float> R{1, 2, 3, 4, 5, 6};
+  relu_backward(dx, R, y, 6);
+  double worst = 0;
+  const double h = 1e-6;
+  for (std::size_t k = 0; k < x.size(); ++k) {
+    auto f = [&](double v) { return (v > 0 ? v : 0) * R[k]; };
+    const double fd = (f(x[k] + h) - f(x[k] - h)) / (2 * h);
+    worst = std::max(worst, rel_error(dx[k], fd));
+  }
+  std::printf("relu: largest relative error %.3g\n", worst);
+  EXPECT_LT(worst, 1e-6);
+}
+
+TEST(SoftmaxCrossEntropy, BackwardMatchesFiniteDifferences) {
+  const std::size_t N = 6, C = 10;
+  const std::vector<float> logits = random_floats(N * C, 8, -3, 3);
+  const std::vector<std::int32_t> y = random_labels(N, C, 9);
+  std::vector<float> probs(N * C), dlogits(N * C);
+  const double loss = softmax_cross_entropy_forward(probs, logits, y, N, C);
+  EXPECT_NEAR(loss, ref_cross_entropy(to_double(logits), y, N, C), 1e-6);
+  softmax_cross_entropy_backward(dlogits, probs, y, N, C);
+  std::vector<double> z = to_double(logits);
+  double worst = 0;
+  const double h = 1e-6;
+  for (std::size_t k = 0; k < z.size(); ++k) {
+    const double saved = z[k];
+    z[k] = saved + h;
+    const double up = ref_cross_entropy(z, y, N, C);
+    z[k] = saved - h;
+    const double down = ref_cross_entropy(z, y, N, C);
+    z[k] = saved;
+    worst = std::max(worst, rel_error(dlogits[k], (up - down) / (2 * h)));
+  }
+  std::printf("softmax cross-entropy: largest relative error %.3g\n", worst);
+  EXPECT_LT(worst, 1e-5);
+}
+
+TEST(SoftmaxCrossEntropy, FiniteForHugeLogitsAndBatchOfOne) {
+  const std::vector<float> logits{1e4f, -1e4f, 0.0f, 1e4f, 5.0f, -1e4f};
+  std::vector<float> probs(6);
+  // Row 0: label 1 sits 2e4 below the max: loss 2e4 exactly, no inf/nan.
+  const double loss = softmax_cross_entropy_forward(probs, std::span(logits).first(3), std::vector<std::int32_t>{1}, 1, 3);
+  EXPECT_TRUE(std::isfinite(loss));
+  EXPECT_NEAR(loss, 2e4, 1e-3);
+  EXPECT_FLOAT_EQ(probs[0], 1.0f);
+  EXPECT_EQ(probs[1], 0.0f);
+  const double loss2 = softmax_cross_entropy_forward(probs, logits, std::vector<std::int32_t>{0, 0}, 2, 3);
+  EXPECT_TRUE(std::isfinite(loss2));
+  std::vector<float> d(6);
+  softmax_cross_entropy_backward(d, probs, std::vector<std::int32_t>{0, 0}, 2, 3);
+  for (float v : d) EXPECT_TRUE(std::isfinite(v));
+}
+
+TEST(SoftmaxCrossEntropy, UniformLogitsGiveLogC) {
+  const std::vector<float> logits(4 * 10, 0.5f);
+  std::vector<float> probs(40);
+  const double loss = softmax_cross_entropy_forward(probs, logits, std::vector<std::int32_t>{0, 3, 9, 2}, 4, 10);
+  EXPECT_NEAR(loss, std::log(10.0), 1e-6);
+  for (float p : probs) EXPECT_FLOAT_EQ(p, 0.1f);
+}
+
+TEST(Argmax, FirstOnTies) {
+  const std::vector<float> v{1, 3, 3, 0, -1, -1, -5, -1};
+  std::vector<std::int32_t> out(2);
+  argmax_rows(out, v, 2, 4);
+  EXPECT_EQ(out, (std::vector<std::int32_t>{1, 0}));
+}
+
+TEST(GatherBatch, ConvertsBytesAndPicksIndices) {
+  const std::vector<std::uint8_t> images{0, 255, 51, 1, 2, 3, 10, 20, 30};  // [3, 3]
+  const std::vector<std::uint8_t> labels{7, 8, 9};
+  const std::vector<std::size_t> idx{2, 0};
+  std::vector<float> x(6);
+  std::vector<std::int32_t> y(2);
+  gather_batch(x, y, images, labels, idx, 2, 3);
+  EXPECT_EQ(y, (std::vector<std::int32_t>{9, 7}));
+  EXPECT_EQ(x[0], 10.0f / 255.0f);
+  EXPECT_EQ(x[3], 0.0f);
+  EXPECT_EQ(x[4], 1.0f);
+  EXPECT_EQ(x[5], 51.0f / 255.0f);
+}

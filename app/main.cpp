@@ -1,7 +1,47 @@
 // mnist: the command-line tool. Subcommands are registered here; each lives in its own file.
-#include <cstdio>
+// Exit codes: 0 success, 2 usage error (bad flag or value), 1 any other error; errors are one line on stderr.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
 
-int main() {
-  std::puts("mnist: not yet");
-  return 0;
+#include <cstdio>
+#include <exception>
+
+#include "commands.hpp"
+#include "mnist/error.hpp"
+
+namespace {
+
+// CLI11 messages may span lines; the contract is one line.
+std::string one_line(std::string text) {
+  for (char& ch : text)
+    if (ch == '\n') ch = ' ';
+  while (!text.empty() && text.back() == ' ') text.pop_back();
+  return text;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"mnist: train image classifiers on MNIST-format data sets (MNIST, Fashion-MNIST, KMNIST)", "mnist"};
+  app.require_subcommand(1);
+  mnist::cli::register_info(app);
+  mnist::cli::register_show(app);
+  try {
+    app.parse(argc, argv);
+    return 0;
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::fprintf(stderr, "mnist: usage error: %s (see mnist --help)\n", one_line(e.what()).c_str());
+    return 2;
+  } catch (const mnist::UsageError& e) {
+    std::fprintf(stderr, "mnist: usage error: %s\n", one_line(e.what()).c_str());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "mnist: error: %s\n", one_line(e.what()).c_str());
+    return 1;
+  }
 }

@@ -7,7 +7,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 
 packages=(
   build-essential cmake pkg-config python3
-  libopenblas-dev zlib1g-dev libcurl4-openssl-dev libpng-dev libjpeg-dev
+  libopenblas-dev zlib1g-dev libcurl4-openssl-dev libssl-dev libpng-dev libjpeg-dev
   libplplot-dev plplot-driver-cairo
   libcli11-dev libfmt-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev

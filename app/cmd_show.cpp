@@ -1,0 +1,102 @@
+// mnist show: look at images and their labels, as a PNG figure (-o) or drawn in the terminal (--ascii).
+#include <fmt/format.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "commands.hpp"
+#include "common_options.hpp"
+#include "mnist/datasets.hpp"
+#include "mnist/error.hpp"
+// The figure functions come from the io layer's plot.hpp; until it is in the tree, -o reports that it is missing.
+#if __has_include("mnist/plot.hpp")
+#include "mnist/plot.hpp"
+#define MNIST_HAVE_PLOT 1
+#endif
+
+namespace mnist::cli {
+namespace {
+
+struct ShowOptions {
+  CommonOptions common;
+  std::vector<std::size_t> indices;
+  std::string split = "train";
+  bool ascii = false;
+  std::string output;
+};
+
+// Two characters per pixel so that the image keeps its proportions in a terminal.
+void print_ascii(const Dataset& data, std::size_t index) {
+  static constexpr char kRamp[] = " .:-=+*#%@";
+  Sample sample = data[index];
+  fmt::print("#{} Label: {} ({})\n", index, sample.label, data.classes()[static_cast<std::size_t>(sample.label)]);
+  std::string border = "+" + std::string(2 * data.cols(), '-') + "+";
+  fmt::print("{}\n", border);
+  for (std::size_t r = 0; r < data.rows(); ++r) {
+    std::string line = "|";
+    for (std::size_t c = 0; c < data.cols(); ++c) {
+      char ch = kRamp[sample.image[r * data.cols() + c] * (sizeof(kRamp) - 2) / 255];
+      line += ch;
+      line += ch;
+    }
+    fmt::print("{}|\n", line);
+  }
+  fmt::print("{}\n", border);
+}
+
+void run_show(const ShowOptions& options) {
+  Split split = options.split == "test" ? Split::Test : Split::Train;
+  Dataset data = load_dataset(options.common.data, split);
+  for (std::size_t index : options.indices)
+    if (index >= data.size())
+      throw UsageError(fmt::format("INDEX {} is out of range: the {} split has {} images (0 to {})", index,
+                                   options.split, data.size(), data.size() - 1));
+  if (!options.output.empty()) {
+    std::vector<std::span<const std::uint8_t>> images;
+    std::vector<std::string> titles;
+    for (std::size_t index : options.indices) {
+      images.push_back(data[index].image);
+      titles.push_back(fmt::format("Label: {}", data[index].label));
+    }
+#ifdef MNIST_HAVE_PLOT
+    if (images.size() == 1)
+      plot_image(options.output, images[0], data.rows(), data.cols(), titles[0]);
+    else
+      plot_image_grid(options.output, images, data.rows(), data.cols(), titles);
+#else
+    throw Error("-o: PNG figures are not built into this version (mnist/plot.hpp is missing); use --ascii");
+#endif
+    fmt::print("wrote {}\n", options.output);
+  }
+  if (options.ascii || options.output.empty())
+    for (std::size_t index : options.indices) print_ascii(data, index);
+}
+
+}  // namespace
+
+void register_show(CLI::App& app) {
+  auto options = std::make_shared<ShowOptions>();
+  CLI::App* command = app.add_subcommand(
+      "show", "Show images and their labels: a PNG figure with -o (a grid for several), or drawn in the terminal");
+  // Checked as text before CLI11 converts it: an unsigned conversion would wrap "-1" around.
+  const CLI::Validator whole_number(
+      [](std::string& text) -> std::string {
+        if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos)
+          return "'" + text + "' is not an image index (a whole number >= 0)";
+        return {};
+      },
+      "N>=0");
+  command->add_option("INDEX", options->indices, "Index of an image in the split (one or more)")
+      ->required()
+      ->check(whole_number);
+  command->add_option("--split", options->split, "Which split: train or test")
+      ->check(CLI::IsMember({"train", "test"}))
+      ->capture_default_str();
+  command->add_flag("--ascii", options->ascii, "Draw the image(s) in the terminal (the default without -o)");
+  command->add_option("-o,--output", options->output, "Write a PNG figure (grayscale, titled \"Label: N\")");
+  add_data_options(*command, options->common);
+  command->callback([options] { run_show(*options); });
+}
+
+}  // namespace mnist::cli

@@ -1,0 +1,10 @@
+// The subcommands of the mnist CLI: each file app/cmd_<name>.cpp registers one with the app.
+#pragma once
+#include <CLI/CLI.hpp>
+
+namespace mnist::cli {
+
+void register_info(CLI::App& app);
+void register_show(CLI::App& app);
+
+}  // namespace mnist::cli

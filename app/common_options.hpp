@@ -1,0 +1,23 @@
+// Flags shared by the commands: where the data comes from (--dataset --data-dir --download --mirror) and how to
+// compute (--seed --threads).
+#pragma once
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+
+#include "mnist/datasets.hpp"
+
+namespace mnist::cli {
+
+struct CommonOptions {
+  DataOptions data;
+  std::uint64_t seed = 0;
+  int threads = 0;  // 0: all cores
+};
+
+/// --dataset NAME (mnist, fashion-mnist, kmnist, custom), --data-dir DIR, --download, --mirror URL (repeatable).
+void add_data_options(CLI::App& command, CommonOptions& options, const std::string& default_dataset = "mnist");
+/// --seed N, --threads N.
+void add_compute_options(CLI::App& command, CommonOptions& options);
+
+}  // namespace mnist::cli

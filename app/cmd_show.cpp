@@ -30,7 +30,11 @@ struct ShowOptions {
 void print_ascii(const Dataset& data, std::size_t index) {
   static constexpr char kRamp[] = " .:-=+*#%@";
   Sample sample = data[index];
-  fmt::print("#{} Label: {} ({})\n", index, sample.label, data.classes()[static_cast<std::size_t>(sample.label)]);
+  const std::string& name = data.classes()[static_cast<std::size_t>(sample.label)];
+  if (name == std::to_string(sample.label))  // a custom data set's classes are just the numbers
+    fmt::print("#{} Label: {}\n", index, sample.label);
+  else
+    fmt::print("#{} Label: {} ({})\n", index, sample.label, name);
   std::string border = "+" + std::string(2 * data.cols(), '-') + "+";
   fmt::print("{}\n", border);
   for (std::size_t r = 0; r < data.rows(); ++r) {

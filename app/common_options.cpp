@@ -6,14 +6,20 @@ void add_data_options(CLI::App& command, CommonOptions& options, const std::stri
   options.data.dataset = default_dataset;
   std::vector<std::string> names = dataset_names();
   names.push_back("custom");
-  command.add_option("--dataset", options.data.dataset, "Data set: mnist, fashion-mnist, kmnist, or custom (any image size; needs --data-dir)")
+  CLI::Option* dataset = command.add_option("--dataset", options.data.dataset, "Data set: mnist, fashion-mnist, kmnist, or custom (any image size; needs --data-dir)")
       ->check(CLI::IsMember(names))
       ->capture_default_str();
-  command.add_option("--data-dir", options.data.data_dir, "Directory holding the four IDX files (skips the search)");
+  CLI::Option* data_dir = command.add_option(
+      "--data-dir", options.data.data_dir,
+      "Directory holding the IDX files (skips the search); without --dataset, read as 'custom' (any image size)");
   command.add_flag("--download", options.data.download, "Download the data set into ./data/<name>/ when not found");
   command.add_option("--mirror", options.data.mirrors, "Base URL to download from (repeatable; replaces the built-in mirrors)")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
       ->allow_extra_args(false);
+  // A directory given without --dataset is not assumed to hold MNIST: reading it as custom names no wrong classes.
+  command.parse_complete_callback([dataset, data_dir, &options] {
+    if (data_dir->count() > 0 && dataset->count() == 0) options.data.dataset = "custom";
+  });
 }
 
 void add_compute_options(CLI::App& command, CommonOptions& options) {

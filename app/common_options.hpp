@@ -16,6 +16,7 @@ struct CommonOptions {
 };
 
 /// --dataset NAME (mnist, fashion-mnist, kmnist, custom), --data-dir DIR, --download, --mirror URL (repeatable).
+/// --data-dir without --dataset means --dataset custom. Uses the command's parse_complete_callback.
 void add_data_options(CLI::App& command, CommonOptions& options, const std::string& default_dataset = "mnist");
 /// --seed N, --threads N.
 void add_compute_options(CLI::App& command, CommonOptions& options);

@@ -92,12 +92,19 @@ void download_missing(const DatasetInfo& info, const fs::path& dir, const std::v
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) throw Error(fmt::format("{}: cannot create directory: {}", dir.string(), ec.message()));
+  // Every missing file is attempted even when one fails, so that what can be had is there afterwards.
+  std::string failures;
   for (const auto& file : info.files) {
     bool images = file.name.find("images") != std::string::npos;
     Split split = file.name.rfind("train", 0) == 0 ? Split::Train : Split::Test;
     if (find_file(dir, split, images ? "images" : "labels", images ? "idx3" : "idx1")) continue;
-    download_file(mirrors.empty() ? info.mirrors : mirrors, file.name, file.md5, dir);
+    try {
+      download_file(mirrors.empty() ? info.mirrors : mirrors, file.name, file.md5, dir);
+    } catch (const Error& e) {
+      failures += (failures.empty() ? "" : "; ") + std::string(e.what());
+    }
   }
+  if (!failures.empty()) throw Error(failures);
 }
 
 Dataset builtin(const std::string& name, const fs::path& root, bool train, bool download) {

@@ -59,17 +59,30 @@ std::size_t on_data(char* data, std::size_t size, std::size_t count, void* user)
   return bytes;
 }
 
+// The progress bar's state: redrawn only when the shown value changes, not on every callback.
+struct Progress {
+  std::string name;
+  curl_off_t last_shown = -1;
+};
+
 int on_progress(void* user, curl_off_t total, curl_off_t now, curl_off_t, curl_off_t) {
-  const auto* name = static_cast<const std::string*>(user);
+  auto* progress = static_cast<Progress*>(user);
+  if (now == 0) return 0;  // nothing to show yet (and nothing at all for an HTTP error)
+  curl_off_t shown = total > 0 ? 1000 * now / total : now / 100000;
+  if (shown == progress->last_shown) return 0;
+  progress->last_shown = shown;
+  const std::string* name = &progress->name;
   if (total > 0) {
     int width = 30;
     auto filled = static_cast<int>(width * now / total);
-    std::fprintf(stderr, "\r%-28s [%s%s] %5.1f%% of %.1f MB", name->c_str(), std::string(filled, '#').c_str(),
+    bool megabytes = total >= 1000000;
+    std::fprintf(stderr, "\r%-28s [%s%s] %5.1f%% of %.1f %s", name->c_str(), std::string(filled, '#').c_str(),
                  std::string(width - filled, ' ').c_str(), 100.0 * static_cast<double>(now) / static_cast<double>(total),
-                 static_cast<double>(total) / 1e6);
+                 static_cast<double>(total) / (megabytes ? 1e6 : 1e3), megabytes ? "MB" : "kB");
   } else {
     std::fprintf(stderr, "\r%-28s %.1f MB", name->c_str(), static_cast<double>(now) / 1e6);
   }
+  std::fflush(stderr);
   return 0;
 }
 
@@ -106,10 +119,11 @@ void fetch(const std::string& url, const std::string& file_name, const std::stri
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, options.stall_timeout_seconds);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "mnist/0.1 (libcurl)");
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    Progress progress{file_name};
     if (options.progress) {
       curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
       curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-      curl_easy_setopt(c, CURLOPT_XFERINFODATA, &file_name);
+      curl_easy_setopt(c, CURLOPT_XFERINFODATA, &progress);
     }
     CURLcode rc = curl_easy_perform(c);
     if (options.progress) std::fputc('\n', stderr);

@@ -90,6 +90,14 @@ TEST(CliData, InfoAndShowOnFashionMnist) {
   EXPECT_NE(info.out.find("Image size: 28x28"), std::string::npos) << info.out;
   EXPECT_NE(info.out.find("9 Ankle boot    6000"), std::string::npos) << info.out;
 
+  // --data-dir alone reads the directory as a custom data set: numbered classes, no name it may not have.
+  CliRun custom = run_cli("info --data-dir " + fashion_mnist_dir()->string());
+  EXPECT_EQ(custom.code, 0) << custom.err;
+  EXPECT_NE(custom.out.find("Dataset custom\n"), std::string::npos) << custom.out;
+  EXPECT_EQ(custom.out.find("Ankle boot"), std::string::npos) << custom.out;
+  CliRun custom_show = run_cli("show 0 --data-dir " + fashion_mnist_dir()->string());
+  EXPECT_NE(custom_show.out.find("#0 Label: 9\n"), std::string::npos) << custom_show.out;
+
   CliRun ascii = run_cli("show 0 --ascii" + data);
   EXPECT_EQ(ascii.code, 0) << ascii.err;
   EXPECT_NE(ascii.out.find("#0 Label: 9 (Ankle boot)"), std::string::npos) << ascii.out;

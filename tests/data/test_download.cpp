@@ -194,6 +194,10 @@ TEST(Download, LocateWithDownloadFetchesIntoLocalRoot) {
     EXPECT_NE(message.find("train-images-idx3-ubyte.gz"), std::string::npos) << message;
     EXPECT_NE(message.find(server.url("train-images-idx3-ubyte.gz") + ": HTTP 404"), std::string::npos) << message;
   }
+  // The other three files were still fetched, verified against their published MD5s.
+  for (const char* name : {"train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"})
+    EXPECT_EQ(read_file(root / "mnist" / name), read_file(*shared / name)) << name;
+  EXPECT_EQ(load_dataset_dir(root / "mnist", Split::Test, "mnist").size(), 10000u);
   for (const auto& entry : fs::directory_iterator(root / "mnist"))
     EXPECT_EQ(entry.path().filename().string().rfind('.', 0), std::string::npos) << "temporary left: " << entry.path();
 }

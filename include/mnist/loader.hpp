@@ -17,6 +17,8 @@ struct Subset {
   Subset() = default;
   /// All of dataset, in order.
   explicit Subset(const Dataset& dataset);
+  /// The first `count` samples of dataset (all of them when count >= dataset.size()).
+  static Subset first(const Dataset& dataset, std::size_t count);
   Subset(const Dataset& dataset, std::vector<std::size_t> indices);  // throws Error if an index is out of range
   std::size_t size() const { return indices.size(); }
 };
@@ -27,6 +29,9 @@ struct Subset {
 /// rule). Throws UsageError for counts or fractions that do not fit.
 std::vector<Subset> random_split(const Dataset& dataset, const std::vector<std::size_t>& counts, std::uint64_t seed);
 std::vector<Subset> random_split(const Dataset& dataset, const std::vector<double>& fractions, std::uint64_t seed);
+/// The same over the samples of a subset (e.g. the first 2,000 images of a data set).
+std::vector<Subset> random_split(const Subset& data, const std::vector<std::size_t>& counts, std::uint64_t seed);
+std::vector<Subset> random_split(const Subset& data, const std::vector<double>& fractions, std::uint64_t seed);
 /// Sizes random_split(..., fractions) gives for n samples.
 std::vector<std::size_t> split_counts(std::size_t n, const std::vector<double>& fractions);
 

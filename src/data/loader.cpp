@@ -48,21 +48,37 @@ Subset::Subset(const Dataset& ds, std::vector<std::size_t> idx) : dataset(&ds), 
                   std::to_string(ds.size()) + " samples");
 }
 
-std::vector<Subset> random_split(const Dataset& dataset, const std::vector<std::size_t>& counts,
-                                 std::uint64_t seed) {
+Subset Subset::first(const Dataset& ds, std::size_t count) {
+  Subset s(ds);
+  s.indices.resize(std::min(count, ds.size()));
+  return s;
+}
+
+std::vector<Subset> random_split(const Subset& data, const std::vector<std::size_t>& counts, std::uint64_t seed) {
   const std::size_t total = std::accumulate(counts.begin(), counts.end(), std::size_t{0});
-  if (total != dataset.size())
-    throw UsageError("random_split: split sizes sum to " + std::to_string(total) + " but the dataset has " +
-                     std::to_string(dataset.size()) + " samples");
-  const std::vector<std::size_t> perm = random_permutation(dataset.size(), seed);
+  if (total != data.size())
+    throw UsageError("random_split: split sizes sum to " + std::to_string(total) + " but there are " +
+                     std::to_string(data.size()) + " samples");
+  const std::vector<std::size_t> perm = random_permutation(data.size(), seed);
   std::vector<Subset> out;
   std::size_t start = 0;
   for (std::size_t c : counts) {
-    out.emplace_back(dataset, std::vector<std::size_t>(perm.begin() + static_cast<std::ptrdiff_t>(start),
-                                                       perm.begin() + static_cast<std::ptrdiff_t>(start + c)));
+    Subset part;
+    part.dataset = data.dataset;
+    for (std::size_t k = start; k < start + c; ++k) part.indices.push_back(data.indices[perm[k]]);
+    out.push_back(std::move(part));
     start += c;
   }
   return out;
+}
+
+std::vector<Subset> random_split(const Subset& data, const std::vector<double>& fractions, std::uint64_t seed) {
+  return random_split(data, split_counts(data.size(), fractions), seed);
+}
+
+std::vector<Subset> random_split(const Dataset& dataset, const std::vector<std::size_t>& counts,
+                                 std::uint64_t seed) {
+  return random_split(Subset(dataset), counts, seed);
 }
 
 std::vector<std::size_t> split_counts(std::size_t n, const std::vector<double>& fractions) {

@@ -6,6 +6,8 @@ include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
 set_target_properties(mnist PROPERTIES VERSION ${PROJECT_VERSION} SOVERSION ${PROJECT_VERSION_MAJOR})
+# The public headers use C++20 (std::span, designated initializers): consumers of mnist::mnist get -std=c++20.
+target_compile_features(mnist PUBLIC cxx_std_20)
 set_target_properties(mnist_cli PROPERTIES INSTALL_RPATH "$ORIGIN/../${CMAKE_INSTALL_LIBDIR}")
 
 install(TARGETS mnist EXPORT mnistTargets
@@ -22,5 +24,16 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/mnistConfigVersion.cmake 
 install(FILES ${PROJECT_BINARY_DIR}/mnistConfig.cmake ${PROJECT_BINARY_DIR}/mnistConfigVersion.cmake
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/mnist)
 
+# The .pc file finds its prefix relative to itself (${pcfiledir}), so that `cmake --install --prefix DIR` (and
+# DESTDIR, or moving the tree) yields a working file, not one pointing at the configure-time prefix.
+file(RELATIVE_PATH MNIST_PC_UP "${CMAKE_INSTALL_FULL_LIBDIR}/pkgconfig" "${CMAKE_INSTALL_PREFIX}")
+set(MNIST_PC_PREFIX "\${pcfiledir}/${MNIST_PC_UP}")
+foreach(dir LIBDIR INCLUDEDIR)
+  if(IS_ABSOLUTE "${CMAKE_INSTALL_${dir}}")
+    set(MNIST_PC_${dir} "${CMAKE_INSTALL_${dir}}")
+  else()
+    set(MNIST_PC_${dir} "\${prefix}/${CMAKE_INSTALL_${dir}}")
+  endif()
+endforeach()
 configure_file(${PROJECT_SOURCE_DIR}/cmake/mnist.pc.in ${PROJECT_BINARY_DIR}/mnist.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/mnist.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

@@ -11,6 +11,7 @@ packages=(
   libplplot-dev plplot-driver-cairo
   libcli11-dev libfmt-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  doxygen
   dataset-fashion-mnist
 )
 

@@ -63,7 +63,7 @@ void plot_heatmap(const std::filesystem::path& png, const std::vector<std::vecto
   const double line_px = 17.0, char_px = 10.0, label_scale = 1.0, axis_title_scale = 1.15;
   auto dn = static_cast<double>(n);
   double label_px = static_cast<double>(longest) * char_px * label_scale;
-  double left = label_px + 15 + 2.2 * line_px * axis_title_scale;
+  double left = label_px + 15 + 2.6 * line_px * axis_title_scale;
   double bottom = (vertical_x_labels ? label_px + 15 : line_px * 2) + 2.2 * line_px * axis_title_scale;
   double top = 70, right = 30;
   double plot = std::min(width - left - right, height - top - bottom);
@@ -109,7 +109,7 @@ void plot_heatmap(const std::filesystem::path& png, const std::vector<std::vecto
     double unit = line_px * axis_title_scale;  // mtex displacements are in lines of the current size
     double x_title = ((vertical_x_labels ? label_px + 15 : line_px * 2) + unit) / unit;
     pls.mtex("b", x_title, 0.5, 0.5, "predicted");
-    pls.mtex("l", (label_px + 15 + unit * 0.8) / unit, 0.5, 0.5, "true");
+    pls.mtex("l", (label_px + 15 + unit * 1.1) / unit, 0.5, 0.5, "true");
     pls.schr(0, 1.4);
     pls.mtex("t", 1.2, 0.5, 0.5, title.c_str());
   });

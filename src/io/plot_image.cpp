@@ -43,7 +43,7 @@ void draw_image(plstream& pls, std::span<const std::uint8_t> pixels, std::size_t
   else
     pls.box("bc", 0, 0, "bc", 0, 0);
   pls.schr(0, title_scale);
-  pls.mtex("t", axes ? 1.0 : 0.6, 0.5, 0.5, title.c_str());
+  pls.mtex("t", axes ? 1.0 : 0.9, 0.5, 0.5, title.c_str());
 }
 
 void check_pixels(const std::filesystem::path& png, std::span<const std::uint8_t> pixels, std::size_t rows,
@@ -92,7 +92,7 @@ void plot_image_grid(const std::filesystem::path& png, const std::vector<std::sp
       double gx = static_cast<double>(i % grid_cols), gy = static_cast<double>(i / grid_cols);
       double cw = 1.0 / static_cast<double>(grid_cols), ch = 1.0 / static_cast<double>(grid_rows);
       Viewport cell{gx * cw + 0.06 * cw, (gx + 1) * cw - 0.06 * cw, 1 - (gy + 1) * ch + 0.04 * ch,
-                    1 - gy * ch - 0.2 * ch};
+                    1 - gy * ch - 0.22 * ch};
       draw_image(pls, images[i], rows, cols, cell, titles[i], false, 1.15);
     }
   });

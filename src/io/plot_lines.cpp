@@ -76,15 +76,24 @@ void plot_lines(const std::filesystem::path& png, const LineChart& chart, int wi
     pls.schr(0, 1.25);
 
     const char* marker = "•";
+    // A dot on each epoch while they are few enough to tell apart.
+    bool markers = chart.integer_x && xr.hi - xr.lo <= 30;
     for (std::size_t i = 0; i < chart.series.size(); ++i) {
       const Series& s = chart.series[i];
       pls.col0(io::kFirstSeries + static_cast<PLINT>(i % io::kSeriesColours));
       pls.width(2.5);
-      pls.line(static_cast<PLINT>(s.x.size()), s.x.data(), s.y.data());
-      if (chart.integer_x) {
-        pls.schr(0, 2.0);
-        pls.string(static_cast<PLINT>(s.x.size()), s.x.data(), s.y.data(), marker);
-        pls.schr(0, 1.25);
+      // Non-finite values (a diverged run) break the line instead of being drawn.
+      for (std::size_t begin = 0; begin < s.x.size();) {
+        std::size_t end = begin;
+        while (end < s.x.size() && std::isfinite(s.x[end]) && std::isfinite(s.y[end])) ++end;
+        auto n = static_cast<PLINT>(end - begin);
+        if (n > 1) pls.line(n, &s.x[begin], &s.y[begin]);
+        if (n > 0 && markers) {
+          pls.schr(0, 2.0);
+          pls.string(n, &s.x[begin], &s.y[begin], marker);
+          pls.schr(0, 1.25);
+        }
+        begin = end + 1;
       }
     }
     pls.width(1);
@@ -99,7 +108,7 @@ void plot_lines(const std::filesystem::path& png, const LineChart& chart, int wi
       PLINT position = PL_POSITION_INSIDE | PL_POSITION_RIGHT | (ends_high ? PL_POSITION_BOTTOM : PL_POSITION_TOP);
 
       auto n = static_cast<PLINT>(chart.series.size());
-      std::vector<PLINT> opts(chart.series.size(), PL_LEGEND_LINE | (chart.integer_x ? PL_LEGEND_SYMBOL : 0));
+      std::vector<PLINT> opts(chart.series.size(), PL_LEGEND_LINE | (markers ? PL_LEGEND_SYMBOL : 0));
       std::vector<PLINT> colours, text_colours(chart.series.size(), io::kBlack), styles(chart.series.size(), 1),
           symbol_numbers(chart.series.size(), 1);
       std::vector<PLFLT> widths(chart.series.size(), 2.5), symbol_scales(chart.series.size(), 1.6);

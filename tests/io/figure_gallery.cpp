@@ -77,6 +77,11 @@ int main(int argc, char** argv) {
     relu.series[0].y.push_back(std::max(0.0, x));
   }
   mnist::plot_lines(out / "relu.png", relu);
+  mnist::LineChart diverged = accuracy;  // a run whose loss became NaN half-way
+  diverged.title = "loss history (diverged at epoch 6)";
+  diverged.series = {curve("adam lr=1", {0.9, 0.7, 1.5, 4.0, 9.0, std::nan(""), std::nan(""), std::nan("")}),
+                     curve("sgd", {0.8, 0.5, 0.4, 0.35, 0.32, 0.3, 0.29, 0.28})};
+  mnist::plot_lines(out / "diverged.png", diverged);
 
   // Images: real ones when available.
   std::vector<std::uint8_t> pixels = first_images("../shared/data/mnist/t10k-images-idx3-ubyte.gz", 16);

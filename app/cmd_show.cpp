@@ -90,15 +90,18 @@ void register_show(CLI::App& app) {
           return "'" + text + "' is not an image index (a whole number >= 0)";
         return {};
       },
-      "N>=0");
+      "");
   command->add_option("INDEX", options->indices, "Index of an image in the split (one or more)")
       ->required()
+      ->type_name("N")
       ->check(whole_number);
   command->add_option("--split", options->split, "Which split: train or test")
       ->check(CLI::IsMember({"train", "test"}))
+      ->type_name("SPLIT")
       ->capture_default_str();
   command->add_flag("--ascii", options->ascii, "Draw the image(s) in the terminal (the default without -o)");
-  command->add_option("-o,--output", options->output, "Write a PNG figure (grayscale, titled \"Label: N\")");
+  command->add_option("-o,--output", options->output, "Write a PNG figure (grayscale, titled \"Label: N\")")
+      ->type_name("FILE.png");
   add_data_options(*command, options->common);
   command->callback([options] { run_show(*options); });
 }

@@ -8,12 +8,15 @@ void add_data_options(CLI::App& command, CommonOptions& options, const std::stri
   names.push_back("custom");
   CLI::Option* dataset = command.add_option("--dataset", options.data.dataset, "Data set: mnist, fashion-mnist, kmnist, or custom (any image size; needs --data-dir)")
       ->check(CLI::IsMember(names))
+      ->type_name("NAME")
       ->capture_default_str();
   CLI::Option* data_dir = command.add_option(
       "--data-dir", options.data.data_dir,
-      "Directory holding the IDX files (skips the search); without --dataset, read as 'custom' (any image size)");
+      "Directory holding the IDX files (skips the search); without --dataset, read as 'custom' (any image size)")
+      ->type_name("DIR");
   command.add_flag("--download", options.data.download, "Download the data set into ./data/<name>/ when not found");
   command.add_option("--mirror", options.data.mirrors, "Base URL to download from (repeatable; replaces the built-in mirrors)")
+      ->type_name("URL")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
       ->allow_extra_args(false);
   // A directory given without --dataset is not assumed to hold MNIST: reading it as custom names no wrong classes.
@@ -23,9 +26,10 @@ void add_data_options(CLI::App& command, CommonOptions& options, const std::stri
 }
 
 void add_compute_options(CLI::App& command, CommonOptions& options) {
-  command.add_option("--seed", options.seed, "Random seed (same seed, same result)")->capture_default_str();
+  command.add_option("--seed", options.seed, "Random seed (same seed, same result)")->type_name("N")->capture_default_str();
   command.add_option("--threads", options.threads, "Threads to use (0: all cores)")
       ->check(CLI::Range(0, 1024))
+      ->type_name("N")
       ->capture_default_str();
 }
 

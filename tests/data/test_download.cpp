@@ -174,6 +174,36 @@ TEST(Download, TriesEachMirrorAndNamesEveryFailure) {
   EXPECT_TRUE(is_empty_dir(target2.path()));
 }
 
+// A server that accepts the connection but never answers: the stall timeout ends the attempt.
+TEST(Download, StalledServerTimesOut) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(fd, 4), 0);  // the kernel completes the handshake; nobody ever reads or writes
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  std::string mirror = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/";
+  TempDir target;
+  DownloadOptions options;
+  options.connect_timeout_seconds = 2;
+  options.stall_timeout_seconds = 1;
+  auto start = std::chrono::steady_clock::now();
+  std::string message;
+  try {
+    download_file({mirror}, "f.gz", "", target.path(), options);
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ::close(fd);
+  EXPECT_NE(message.find(mirror + "f.gz: "), std::string::npos) << message;
+  EXPECT_NE(message.find("too slow"), std::string::npos) << message;
+  EXPECT_LT(seconds, 10.0);
+  EXPECT_TRUE(is_empty_dir(target.path()));
+}
+
 TEST(Download, LocateWithDownloadFetchesIntoLocalRoot) {
   auto shared = mnist_test_dir();
   if (!shared) GTEST_SKIP() << "../shared/data/mnist absent";

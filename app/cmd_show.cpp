@@ -9,11 +9,7 @@
 #include "common_options.hpp"
 #include "mnist/datasets.hpp"
 #include "mnist/error.hpp"
-// The figure functions come from the io layer's plot.hpp; until it is in the tree, -o reports that it is missing.
-#if __has_include("mnist/plot.hpp")
 #include "mnist/plot.hpp"
-#define MNIST_HAVE_PLOT 1
-#endif
 
 namespace mnist::cli {
 namespace {
@@ -63,14 +59,10 @@ void run_show(const ShowOptions& options) {
       images.push_back(data[index].image);
       titles.push_back(fmt::format("Label: {}", data[index].label));
     }
-#ifdef MNIST_HAVE_PLOT
     if (images.size() == 1)
       plot_image(options.output, images[0], data.rows(), data.cols(), titles[0]);
     else
       plot_image_grid(options.output, images, data.rows(), data.cols(), titles);
-#else
-    throw Error("-o: PNG figures are not built into this version (mnist/plot.hpp is missing); use --ascii");
-#endif
     fmt::print("wrote {}\n", options.output);
   }
   if (options.ascii || options.output.empty())

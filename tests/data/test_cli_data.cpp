@@ -107,7 +107,6 @@ TEST(CliData, InfoAndShowOnFashionMnist) {
   EXPECT_EQ(range.code, 2) << range.err;
   EXPECT_NE(range.err.find("INDEX 60000 is out of range"), std::string::npos) << range.err;
 
-#if __has_include("mnist/plot.hpp")
   TempDir dir;
   for (const char* indices : {"0", "0 1 2 3"}) {
     auto png = dir / "figure.png";
@@ -118,5 +117,4 @@ TEST(CliData, InfoAndShowOnFashionMnist) {
     EXPECT_EQ(std::string(bytes.begin() + 1, bytes.begin() + 4), "PNG") << indices;
     std::filesystem::remove(png);
   }
-#endif
 }

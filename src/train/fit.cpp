@@ -1,5 +1,7 @@
 #include <chrono>
 
+#include "kernels/softmax_cross_entropy.hpp"
+
 #include "mnist/loss.hpp"
 #include "mnist/train.hpp"
 
@@ -31,13 +33,7 @@ EvalResult evaluate(Model& model, DataLoader& loader) {
   while (loader.next(b)) {
     const std::span<const float> logits = model.forward(b.x, b.size);
     loss_sum += cross_entropy(probs, logits, b.y, b.size, C) * static_cast<double>(b.size);
-    for (std::size_t n = 0; n < b.size; ++n) {
-      const float* row = logits.data() + n * C;
-      std::size_t best = 0;
-      for (std::size_t c = 1; c < C; ++c)
-        if (row[c] > row[best]) best = c;
-      pred[n] = static_cast<std::int32_t>(best);
-    }
+    kernels::argmax_rows(pred, logits, b.size, C);
     const std::span<const std::int32_t> p(pred.data(), b.size);
     std::size_t correct = 0;
     for (std::size_t n = 0; n < b.size; ++n) correct += p[n] == b.y[n];

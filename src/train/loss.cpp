@@ -24,12 +24,10 @@ void cross_entropy_backward(std::span<float> dlogits, std::span<const float> pro
 std::size_t count_correct(std::span<const float> logits, std::span<const std::int32_t> labels, std::size_t N,
                           std::size_t C) {
   std::size_t correct = 0;
+  std::int32_t best = 0;
   for (std::size_t n = 0; n < N; ++n) {
-    const float* row = logits.data() + n * C;
-    std::size_t best = 0;
-    for (std::size_t c = 1; c < C; ++c)
-      if (row[c] > row[best]) best = c;
-    correct += static_cast<std::int32_t>(best) == labels[n];
+    kernels::argmax_rows(std::span(&best, 1), logits.subspan(n * C, C), 1, C);
+    correct += best == labels[n];
   }
   return correct;
 }

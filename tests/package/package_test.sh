@@ -84,6 +84,13 @@ EOF
     data=synthetic
   fi
   epochs=${MNIST_PACKAGE_EPOCHS:-10}
+  # A sanitized build (MNIST_SANITIZE) installs a library that needs the sanitizer runtimes: its consumers must be
+  # built with the same flags, and one epoch is enough under the sanitizers' slowdown.
+  san_flags=()
+  if grep -q '^MNIST_SANITIZE:BOOL=ON' "$build/CMakeCache.txt" 2>/dev/null; then
+    san_flags=(-fsanitize=address,undefined -fno-sanitize-recover=undefined)
+    epochs=${MNIST_PACKAGE_EPOCHS:-1}
+  fi
 
   # 1. CMake: find_package + mnist::mnist. No CMAKE_CXX_STANDARD here: the package must bring C++20 itself.
   mkdir -p "$work/consumer"
@@ -96,7 +103,7 @@ add_executable(app main.cpp)
 target_link_libraries(app mnist::mnist)
 EOF
   cmake -S "$work/consumer" -B "$work/consumer/build" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_CXX_COMPILER="$cxx" \
-    -DCMAKE_BUILD_TYPE=Release >"$work/configure.log" 2>&1 || { cat "$work/configure.log"; fail "consumer configure"; }
+    -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS="${san_flags[*]}" >"$work/configure.log" 2>&1 || { cat "$work/configure.log"; fail "consumer configure"; }
   cmake --build "$work/consumer/build" >"$work/build.log" 2>&1 || { cat "$work/build.log"; fail "consumer build"; }
   out=$(cd "$run" && "$work/consumer/build/app" "$epochs") || fail "consumer (CMake) run: $out"
   echo "cmake consumer ($data data, $epochs epoch(s)): $out"
@@ -112,7 +119,7 @@ EOF
   export PKG_CONFIG_PATH=$libdir/pkgconfig
   flags=$(pkg-config --cflags --libs mnist) || fail "pkg-config --cflags --libs mnist"
   # shellcheck disable=SC2086
-  "$cxx" -O2 "$source/examples/readme_example.cpp" -o "$work/app-pc" $flags || fail "build with pkg-config flags: $flags"
+  "$cxx" -O2 "${san_flags[@]}" "$source/examples/readme_example.cpp" -o "$work/app-pc" $flags || fail "build with pkg-config flags: $flags"
   # One epoch is enough to show it runs and learns (0.80 on Fashion-MNIST).
   out_pc=$(cd "$run" && LD_LIBRARY_PATH=$libdir "$work/app-pc" 1) || fail "consumer (pkg-config) run: $out_pc"
   echo "pkg-config consumer (1 epoch): $out_pc  (flags: $flags)"

@@ -6,5 +6,7 @@ namespace mnist::cli {
 
 void register_info(CLI::App& app);
 void register_show(CLI::App& app);
+void register_evaluate(CLI::App& app);
+void register_predict(CLI::App& app);
 
 }  // namespace mnist::cli

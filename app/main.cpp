@@ -26,6 +26,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   mnist::cli::register_info(app);
   mnist::cli::register_show(app);
+  mnist::cli::register_evaluate(app);
+  mnist::cli::register_predict(app);
   try {
     app.parse(argc, argv);
     return 0;

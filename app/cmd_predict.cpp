@@ -1,0 +1,196 @@
+// mnist predict: what a trained model says about images: for each input the class probabilities (printed as the
+// tutorial's PyTorch prints them), the predicted class and its name, and (-o) a figure of the input(s) titled with
+// the prediction. Inputs are PNG/JPEG files, made MNIST-like unless --no-preprocess, or images of a split (--index).
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "commands.hpp"
+#include "common_options.hpp"
+#include "mnist/checkpoint.hpp"
+#include "mnist/datasets.hpp"
+#include "mnist/error.hpp"
+#include "mnist/image.hpp"
+#include "mnist/plot.hpp"
+#include "model_data.hpp"
+#include "tensor_format.hpp"
+
+namespace mnist::cli {
+namespace {
+
+constexpr std::size_t kMaxFigureImages = 400;  // plot_image_grid's limit
+
+struct PredictOptions {
+  CommonOptions common;
+  std::string model_path;
+  std::vector<std::string> images;
+  std::vector<std::size_t> indices;
+  std::string split = "test";
+  std::string output;
+  std::string model_spec;
+  bool no_preprocess = false;
+  bool dataset_given = false, data_dir_given = false;
+};
+
+// One input, ready for the model: pixels [rows * cols], and how to name it.
+struct Input {
+  std::string name;         // "digit.png" or "#12 (test split)"
+  std::vector<std::uint8_t> pixels;
+  int label = -1;           // the true label, for --index
+};
+
+std::vector<Input> read_image_inputs(const PredictOptions& options, const ImageShape& shape) {
+  if (!options.no_preprocess && (shape.rows != 28 || shape.cols != 28))
+    throw Error(fmt::format("{}: the model takes {}x{} images, but preprocessing makes 28x28 ones; pass "
+                            "--no-preprocess with {}x{} images",
+                            options.model_path, shape.rows, shape.cols, shape.rows, shape.cols));
+  std::vector<Input> inputs;
+  for (const std::string& path : options.images) {
+    GrayImage image = read_image(path);
+    if (options.no_preprocess) {
+      if (image.height != shape.rows || image.width != shape.cols)
+        throw Error(fmt::format("{}: the image is {}x{} (width x height); --no-preprocess needs {}x{}, or drop "
+                                "--no-preprocess to fit the digit into 28x28",
+                                path, image.width, image.height, shape.cols, shape.rows));
+    } else {
+      try {
+        image = preprocess_digit(image);
+      } catch (const Error& e) {
+        const std::string what = e.what();
+        throw Error(what.rfind(path, 0) == 0 ? what : path + ": " + what);
+      }
+    }
+    inputs.push_back({path, std::move(image.pixels), -1});
+  }
+  return inputs;
+}
+
+std::vector<Input> read_dataset_inputs(const PredictOptions& options, const Checkpoint& checkpoint,
+                                       ImageShape& shape) {
+  const DataOptions data_options = data_options_for(checkpoint, options.model_path, options.common.data,
+                                                    options.dataset_given, options.data_dir_given);
+  const Dataset data = load_dataset(data_options, options.split == "train" ? Split::Train : Split::Test);
+  for (std::size_t index : options.indices)
+    if (index >= data.size())
+      throw UsageError(fmt::format("--index {} is out of range: the {} split has {} images (0 to {})", index,
+                                   options.split, data.size(), data.size() == 0 ? 0 : data.size() - 1));
+  check_model_fits(checkpoint, options.model_path, data);
+  shape = {data.rows(), data.cols()};
+  std::vector<Input> inputs;
+  for (std::size_t index : options.indices) {
+    Sample sample = data[index];
+    inputs.push_back({fmt::format("#{} ({} split)", index, options.split),
+                      std::vector<std::uint8_t>(sample.image.begin(), sample.image.end()), sample.label});
+  }
+  return inputs;
+}
+
+void run_predict(const PredictOptions& options) {
+  if (options.images.empty() == options.indices.empty())
+    throw UsageError(options.images.empty() ? "give IMAGE files or --index N (images of the --split)"
+                                            : "give either IMAGE files or --index N, not both");
+  const std::size_t count = options.images.size() + options.indices.size();
+  if (!options.output.empty() && count > kMaxFigureImages)
+    throw UsageError(fmt::format("-o draws at most {} images in one figure, {} given", kMaxFigureImages, count));
+
+  Checkpoint checkpoint = load_model_file(options.model_path, options.model_spec);
+  ImageShape shape{};
+  std::vector<Input> inputs;
+  if (options.indices.empty()) {
+    shape = model_image_shape(checkpoint, options.model_path);
+    inputs = read_image_inputs(options, shape);
+  } else {
+    inputs = read_dataset_inputs(options, checkpoint, shape);
+  }
+
+  // Every input is read before anything is printed: a bad file among many is reported before any output.
+  const std::size_t dim = shape.rows * shape.cols;
+  std::vector<float> x(inputs.size() * dim);  // [inputs, rows * cols] pixels / 255, as in training
+  for (std::size_t i = 0; i < inputs.size(); ++i)
+    std::transform(inputs[i].pixels.begin(), inputs[i].pixels.end(), x.begin() + static_cast<std::ptrdiff_t>(i * dim),
+                   [](std::uint8_t v) { return static_cast<float>(v) / 255.0f; });
+  const Tensor probs = checkpoint.model.predict_proba(x, inputs.size());  // [inputs, classes]
+  const std::size_t classes = checkpoint.model.num_classes();
+  // A bare PyTorch file names no classes: --dataset (a built-in one) can.
+  if (!checkpoint.metadata.contains("classes") && options.dataset_given && options.common.data.dataset != "custom" &&
+      dataset_info(options.common.data.dataset).classes.size() == classes)
+    checkpoint.classes = dataset_info(options.common.data.dataset).classes;
+
+  std::vector<std::string> titles;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    std::span<const float> row(probs.data() + i * classes, classes);
+    const auto best = static_cast<std::size_t>(std::max_element(row.begin(), row.end()) - row.begin());
+    if (i > 0) fmt::print("\n");
+    if (inputs[i].label >= 0)
+      fmt::print("{}, label {}\n", inputs[i].name,
+                 class_label(checkpoint.classes, static_cast<std::size_t>(inputs[i].label)));
+    else
+      fmt::print("{}\n", inputs[i].name);
+    fmt::print("{}\n", torch_style_row(row));
+    fmt::print("Predicted: {} (probability {:.4f})\n", class_label(checkpoint.classes, best), row[best]);
+    titles.push_back("Predicted: " + class_name(checkpoint.classes, best));
+  }
+
+  if (!options.output.empty()) {
+    if (inputs.size() == 1) {
+      plot_image(options.output, inputs[0].pixels, shape.rows, shape.cols, titles[0]);
+    } else {
+      std::vector<std::span<const std::uint8_t>> images;
+      for (const Input& input : inputs) images.emplace_back(input.pixels);
+      plot_image_grid(options.output, images, shape.rows, shape.cols, titles);
+    }
+    fmt::print("wrote {}\n", options.output);
+  }
+}
+
+}  // namespace
+
+void register_predict(CLI::App& app) {
+  auto options = std::make_shared<PredictOptions>();
+  CLI::App* command = app.add_subcommand(
+      "predict", "Predict the class of images (PNG/JPEG files, or --index N of a split) with a trained model");
+  command->add_option("MODEL", options->model_path,
+                      "Checkpoint (.safetensors) written by mnist train, or PyTorch parameters with --model")
+      ->required()
+      ->type_name("MODEL.safetensors");
+  command->add_option("IMAGE", options->images,
+                      "PNG or JPEG images of one digit/item each, any size (made MNIST-like unless --no-preprocess)")
+      ->type_name("IMAGE");
+  // Checked as text before CLI11 converts it: an unsigned conversion would wrap "-1" around.
+  const CLI::Validator whole_number(
+      [](std::string& text) -> std::string {
+        if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos)
+          return "'" + text + "' is not an image index (a whole number >= 0)";
+        return {};
+      },
+      "");
+  command->add_option("--index", options->indices, "Predict image(s) N of the split instead of files (one or more)")
+      ->type_name("N")
+      ->check(whole_number);
+  command->add_option("--split", options->split, "Which split --index reads: test or train")
+      ->check(CLI::IsMember({"train", "test"}))
+      ->type_name("SPLIT")
+      ->capture_default_str();
+  command->add_option("-o,--output", options->output,
+                      "Write a PNG figure of the (preprocessed) input(s) titled with the prediction (a grid for several)")
+      ->type_name("FILE.png");
+  command->add_flag("--no-preprocess", options->no_preprocess,
+                    "Feed IMAGE as it is (it must have the model's size, 28x28; white digit on black)");
+  command->add_option("--model", options->model_spec,
+                      "Architecture of a checkpoint without metadata (a preset or an MLP spec such as 784-32-relu-10)")
+      ->type_name("SPEC");
+  add_data_options(*command, options->common);
+  CLI::Option* dataset = command->get_option("--dataset");
+  CLI::Option* data_dir = command->get_option("--data-dir");
+  command->callback([options, dataset, data_dir] {
+    options->dataset_given = dataset->count() > 0;
+    options->data_dir_given = data_dir->count() > 0;
+    run_predict(*options);
+  });
+}
+
+}  // namespace mnist::cli

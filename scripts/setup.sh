@@ -12,6 +12,7 @@ packages=(
   libcli11-dev libfmt-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   doxygen
+  clang libclang-rt-14-dev     # fuzzing (scripts/fuzz.sh) and sanitizers
   dataset-fashion-mnist
 )
 

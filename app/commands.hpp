@@ -8,5 +8,8 @@ void register_info(CLI::App& app);
 void register_show(CLI::App& app);
 void register_evaluate(CLI::App& app);
 void register_predict(CLI::App& app);
+void register_train(CLI::App& app);
+void register_compare(CLI::App& app);
+void register_plot(CLI::App& app);  // plot and plot-activation
 
 }  // namespace mnist::cli

@@ -28,6 +28,9 @@ int main(int argc, char** argv) {
   mnist::cli::register_show(app);
   mnist::cli::register_evaluate(app);
   mnist::cli::register_predict(app);
+  mnist::cli::register_train(app);
+  mnist::cli::register_compare(app);
+  mnist::cli::register_plot(app);
   try {
     app.parse(argc, argv);
     return 0;

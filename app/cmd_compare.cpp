@@ -1,0 +1,89 @@
+// mnist compare: the tutorial end to end - several models trained on the same split, each in DIR/<model>/, their
+// curves overlaid in DIR/loss.png and DIR/accuracy.png, and a table (printed and in DIR/summary.md).
+#include <fmt/format.h>
+
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "commands.hpp"
+#include "mnist/error.hpp"
+#include "mnist/nn.hpp"
+#include "signals.hpp"
+#include "training_run.hpp"
+#include "util/files.hpp"
+
+namespace mnist::cli {
+namespace {
+
+struct CompareOptions {
+  TrainingFlags flags;
+  std::vector<std::string> models{"logistic", "hidden", "hidden-relu"};
+  std::string out = "runs/compare";
+};
+
+std::string summary_table(const std::vector<std::string>& models, const std::vector<RunResult>& results) {
+  std::string t = "| model | parameters | final train loss | final val accuracy | test accuracy | seconds |\n";
+  t += "|---|---:|---:|---:|---:|---:|\n";
+  for (std::size_t i = 0; i < models.size(); ++i) {
+    const RunRecord& r = results[i].record;
+    t += fmt::format("| {} | {} | {:.4f} | {:.4f} | {:.4f} | {:.1f} |\n", models[i], results[i].parameters,
+                     r.epochs.back().train_loss, r.epochs.back().val_accuracy, r.test_accuracy, r.train_seconds);
+  }
+  return t;
+}
+
+void run_compare(CompareOptions& o) {
+  check_training_flags(o.flags);
+  std::set<std::string> seen;
+  for (const std::string& m : o.models) {
+    try {
+      parse_model_spec(m);
+    } catch (const UsageError& e) {
+      throw UsageError(fmt::format("--models: '{}': {}", m, e.what()));
+    }
+    if (!seen.insert(m).second) throw UsageError(fmt::format("--models names '{}' twice; list each model once", m));
+  }
+  std::atomic<bool>& stop = install_stop_signal_handlers();
+  const std::unique_ptr<PreparedData> data = prepare_data(o.flags);
+  const std::filesystem::path out = o.out;
+  std::vector<RunResult> results;
+  for (const std::string& m : o.models) {
+    fmt::print("== {} ({} train / {} val images, {} epochs) -> {}\n", m, data->split[0].size(), data->split[1].size(),
+               o.flags.epochs, (out / m).string());
+    std::fflush(stdout);
+    results.push_back(run_training(o.flags, m, *data, out / m, std::nullopt, &stop));
+    if (results.back().interrupted) exit_interrupted(out / m, results.back().record, o.flags.epochs);
+    fmt::print("   test accuracy {:.4f}\n", results.back().record.test_accuracy);
+  }
+  std::vector<std::pair<std::string, const RunRecord*>> runs;
+  for (std::size_t i = 0; i < o.models.size(); ++i) runs.emplace_back(o.models[i], &results[i].record);
+  write_charts(out, runs);
+  const std::string table = summary_table(o.models, results);
+  const std::string md = fmt::format("# mnist compare on {} ({} epochs, {} lr {}, batch {}, seed {})\n\n{}",
+                                     o.flags.common.data.dataset, o.flags.epochs, o.flags.optimizer, o.flags.lr,
+                                     o.flags.batch_size, o.flags.common.seed, table);
+  util::write_file_atomically(out / "summary.md",
+                              std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(md.data()), md.size()));
+  fmt::print("\n{}\nwrote {}/summary.md, {}/loss.png, {}/accuracy.png\n", table, out.string(), out.string(), out.string());
+}
+
+}  // namespace
+
+void register_compare(CLI::App& app) {
+  auto o = std::make_shared<CompareOptions>();
+  CLI::App* command = app.add_subcommand(
+      "compare", "Train several models on the same split; overlay their charts and tabulate the results");
+  command->add_option("--models", o->models, "Comma-separated presets or MLP specs")
+      ->delimiter(',')
+      ->type_name("LIST")
+      ->capture_default_str();
+  command->add_option("--out", o->out, "Output directory (one subdirectory per model)")
+      ->type_name("DIR")
+      ->capture_default_str();
+  add_training_flags(*command, o->flags);
+  command->callback([o] { run_compare(*o); });
+}
+
+}  // namespace mnist::cli

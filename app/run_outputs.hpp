@@ -1,0 +1,43 @@
+// What a training run leaves in its directory: history.json, history.csv and the tutorial's two charts; and reading
+// history.json back (mnist plot).
+#pragma once
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "mnist/plot.hpp"
+#include "mnist/train.hpp"
+
+namespace mnist::cli {
+
+/// One run's record, as history.json holds it.
+struct RunRecord {
+  std::string model, dataset;
+  std::vector<EpochStats> epochs;  // EpochStats::epoch is 0-based; files number epochs from 1
+  double train_seconds = 0.0;      // training-loop seconds, all epochs (validation included)
+  double samples_per_second = 0.0;
+  double test_accuracy = -1.0;     // < 0: not measured (yet)
+  std::map<std::string, std::string> settings;  // hyperparameters, as stored in the checkpoint
+};
+
+/// train_seconds and samples_per_second from the epochs' seconds and the training split's size.
+void set_throughput(RunRecord& run, std::size_t train_samples);
+
+/// {"model", "dataset", "epochs": [{"epoch": 1, "train_loss", "val_accuracy", "val_accuracy_exact", "val_loss",
+/// "seconds"}, ...], "train_seconds", "samples_per_second", "test_accuracy" (null before it is measured),
+/// "settings": {...}}; written atomically.
+void write_history_json(const std::filesystem::path& path, const RunRecord& run);
+/// epoch,train_loss,val_accuracy,val_accuracy_exact,val_loss,seconds; written atomically.
+void write_history_csv(const std::filesystem::path& path, const RunRecord& run);
+/// Reads a history.json (Error naming the file when it cannot be read or lacks the schema).
+RunRecord read_history_json(const std::filesystem::path& path);
+
+/// Series of train loss / validation accuracy per epoch (x from 1), labelled label.
+Series loss_series(const RunRecord& run, const std::string& label);
+Series accuracy_series(const RunRecord& run, const std::string& label);
+/// "loss history" and "validation accuracy history" of several runs (a legend when more than one) into
+/// dir/loss.png and dir/accuracy.png.
+void write_charts(const std::filesystem::path& dir, const std::vector<std::pair<std::string, const RunRecord*>>& runs);
+
+}  // namespace mnist::cli

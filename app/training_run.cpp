@@ -1,0 +1,307 @@
+#include "training_run.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+
+#include "mnist/checkpoint.hpp"
+#include "mnist/error.hpp"
+#include "mnist/nn.hpp"
+#include "mnist/optim.hpp"
+#include "mnist/safetensors.hpp"
+#include "mnist/train.hpp"
+#include "progress.hpp"
+
+namespace mnist::cli {
+namespace {
+
+// A real number in a range, checked as text so that "nan", "inf" and "1e400" are refused with the flag's name.
+CLI::Validator real_in(double lo, bool lo_open, double hi, bool hi_open, const std::string& what) {
+  return CLI::Validator(
+      [=](std::string& text) -> std::string {
+        double v = 0;
+        try {
+          std::size_t used = 0;
+          v = std::stod(text, &used);
+          if (used != text.size()) return "'" + text + "' is not a number; give " + what;
+        } catch (const std::exception&) {
+          return "'" + text + "' is not a number; give " + what;
+        }
+        const bool ok = std::isfinite(v) && (lo_open ? v > lo : v >= lo) && (hi_open ? v < hi : v <= hi);
+        return ok ? std::string() : text + " is out of range; give " + what;
+      },
+      "");
+}
+
+// A whole number in [lo, hi], checked as text ("1e12", "-1", "" are refused).
+CLI::Validator whole_in(long long lo, long long hi) {
+  return CLI::Validator(
+      [=](std::string& text) -> std::string {
+        const std::string range = fmt::format("a whole number from {} to {}", lo, hi);
+        if (text.empty() || text.size() > 12 || text.find_first_not_of("0123456789") != std::string::npos)
+          return "'" + text + "' is not " + range;
+        const long long v = std::stoll(text);
+        return v >= lo && v <= hi ? std::string() : text + " is out of range; give " + range;
+      },
+      "");
+}
+
+std::string classes_json(const std::vector<std::string>& classes) { return nlohmann::json(classes).dump(); }
+
+std::string real_text(double v) { return fmt::format("{}", v); }  // shortest text that reads back exactly
+
+// The run's settings as the checkpoint stores them (all strings).
+std::map<std::string, std::string> run_settings(const TrainingFlags& f, const Dataset& train) {
+  return {{"dataset", f.common.data.dataset},
+          {"classes", classes_json(train.classes())},
+          {"input_shape", fmt::format("[1, {}, {}]", train.rows(), train.cols())},
+          {"pixel_scaling", "x / 255"},
+          {"epochs", std::to_string(f.epochs)},
+          {"lr", real_text(f.lr)},
+          {"batch_size", std::to_string(f.batch_size)},
+          {"optimizer", f.optimizer},
+          {"momentum", real_text(f.momentum)},
+          {"weight_decay", real_text(f.weight_decay)},
+          {"seed", std::to_string(f.common.seed)},
+          {"val_fraction", real_text(f.val_fraction)}};
+}
+
+std::unique_ptr<Optimizer> make_optimizer(Model& model, const TrainingFlags& f) {
+  if (f.optimizer == "adam") return std::make_unique<Adam>(model, AdamOptions{.lr = f.lr, .weight_decay = f.weight_decay});
+  return std::make_unique<SGD>(model, SgdOptions{.lr = f.lr, .momentum = f.momentum, .weight_decay = f.weight_decay});
+}
+
+Model build_model(const std::string& spec, const TrainingFlags& f, const Dataset& train) {
+  Model model;
+  try {
+    model = make_model(spec, f.common.seed);
+  } catch (const UsageError& e) {
+    throw UsageError(fmt::format("--model {}: {}", spec, e.what()));
+  }
+  if (model.input_size() != train.image_size())
+    throw UsageError(fmt::format("--model {} takes {} inputs but the {} images are {}x{} = {} pixels; start the spec "
+                                 "with {} (e.g. {}-32-relu-{})",
+                                 spec, model.input_size(), f.common.data.dataset, train.rows(), train.cols(),
+                                 train.image_size(), train.image_size(), train.image_size(), train.num_classes()));
+  if (model.num_classes() != train.num_classes())
+    throw UsageError(fmt::format("--model {} has {} outputs but the data set has {} classes; end the spec with {}", spec,
+                                 model.num_classes(), train.num_classes(), train.num_classes()));
+  return model;
+}
+
+double parse_real(const std::map<std::string, std::string>& m, const std::string& key, const std::string& src) {
+  const auto it = m.find(key);
+  if (it == m.end()) throw Error(src + ": metadata \"" + key + "\" is missing");
+  try {
+    std::size_t used = 0;
+    const double v = std::stod(it->second, &used);
+    if (used == it->second.size() && std::isfinite(v)) return v;
+  } catch (const std::exception&) {
+  }
+  throw Error(src + ": metadata \"" + key + "\" is not a number: " + it->second);
+}
+
+}  // namespace
+
+void add_training_flags(CLI::App& command, TrainingFlags& f) {
+  command.add_option("--epochs", f.epochs, "Passes over the training split")
+      ->check(whole_in(1, kMaxEpochs))
+      ->type_name("N")
+      ->capture_default_str();
+  command.add_option("--lr", f.lr, "Learning rate")
+      ->check(real_in(0, true, 1e6, false, "a learning rate > 0 such as 0.1"))
+      ->type_name("LR")
+      ->capture_default_str();
+  command.add_option("--batch-size", f.batch_size, "Images per training batch")
+      ->check(whole_in(1, 10'000'000))
+      ->type_name("N")
+      ->capture_default_str();
+  command.add_option("--val-fraction", f.val_fraction, "Part of the training split held out for validation")
+      ->check(real_in(0, true, 1, true, "a fraction strictly between 0 and 1 such as 0.1"))
+      ->type_name("F")
+      ->capture_default_str();
+  command.add_option("--optimizer", f.optimizer, "sgd or adam")
+      ->check(CLI::IsMember({"sgd", "adam"}))
+      ->type_name("NAME")
+      ->capture_default_str();
+  command.add_option("--momentum", f.momentum, "SGD momentum")
+      ->check(real_in(0, false, 1, true, "a momentum in [0, 1) such as 0.9"))
+      ->type_name("M")
+      ->capture_default_str();
+  command.add_option("--weight-decay", f.weight_decay, "L2 penalty (weight decay)")
+      ->check(real_in(0, false, 1e6, false, "a weight decay >= 0 such as 0.0005"))
+      ->type_name("W")
+      ->capture_default_str();
+  command.add_option("--stop-after-batches", f.stop_after_batches)->check(whole_in(1, 1'000'000'000))->group("");
+  add_data_options(command, f.common);
+  add_compute_options(command, f.common);
+}
+
+void check_training_flags(const TrainingFlags& f) {
+  if (f.optimizer == "adam" && f.momentum != 0.0)
+    throw UsageError("--momentum applies to --optimizer sgd only (Adam has its own betas); drop --momentum");
+}
+
+std::unique_ptr<PreparedData> prepare_data(const TrainingFlags& f) {
+  auto d = std::make_unique<PreparedData>();
+  d->train = load_dataset(f.common.data, Split::Train);
+  d->test = load_dataset(f.common.data, Split::Test);
+  const std::vector<std::size_t> counts = split_counts(d->train.size(), {1.0 - f.val_fraction, f.val_fraction});
+  if (counts[0] == 0 || counts[1] == 0)
+    throw UsageError(fmt::format("--val-fraction {} leaves {} training and {} validation images of {}; give a fraction "
+                                 "that leaves both non-empty",
+                                 f.val_fraction, counts[0], counts[1], d->train.size()));
+  if (static_cast<std::size_t>(f.batch_size) > counts[0])
+    throw UsageError(fmt::format("--batch-size {} is larger than the training split ({} images); give at most {}",
+                                 f.batch_size, counts[0], counts[0]));
+  d->split = random_split(d->train, std::vector<double>{1.0 - f.val_fraction, f.val_fraction}, f.common.seed);
+  return d;
+}
+
+std::string read_resume_settings(const std::filesystem::path& dir, TrainingFlags& f) {
+  const std::filesystem::path path = dir / "resume.safetensors";
+  if (!std::filesystem::exists(path))
+    throw Error(path.string() + ": no resume state here (a run writes it after its first completed epoch)");
+  const SafetensorsFile file = SafetensorsFile::read(path);
+  const std::map<std::string, std::string>& m = file.metadata();
+  const std::string src = path.string();
+  f.epochs = static_cast<long long>(parse_real(m, "epochs", src));
+  f.lr = parse_real(m, "lr", src);
+  f.batch_size = static_cast<long long>(parse_real(m, "batch_size", src));
+  f.val_fraction = parse_real(m, "val_fraction", src);
+  f.momentum = parse_real(m, "momentum", src);
+  f.weight_decay = parse_real(m, "weight_decay", src);
+  f.optimizer = file.metadata("optimizer");
+  f.common.data.dataset = file.metadata("dataset");
+  const std::string& seed = file.metadata("seed");
+  if (seed.empty() || seed.find_first_not_of("0123456789") != std::string::npos || seed.size() > 19)
+    throw Error(src + ": metadata \"seed\" is not a whole number: " + seed);
+  f.common.seed = std::stoull(seed);
+  if (!f.common.data.data_dir && m.count("resume.data_dir")) f.common.data.data_dir = m.at("resume.data_dir");
+  if (!(f.epochs >= 1 && f.epochs <= kMaxEpochs) || !(f.batch_size >= 1) || !(f.val_fraction > 0 && f.val_fraction < 1) ||
+      !(f.lr > 0) || (f.optimizer != "sgd" && f.optimizer != "adam"))
+    throw Error(src + ": the saved training settings are out of range");
+  return file.metadata("model");
+}
+
+RunResult run_training(const TrainingFlags& f, const std::string& spec, const PreparedData& data,
+                       const std::filesystem::path& out, const std::optional<RunStart>& resume,
+                       const std::atomic<bool>* stop) {
+  std::filesystem::create_directories(out);
+  const std::filesystem::path model_path = out / "model.safetensors", resume_path = out / "resume.safetensors";
+  const std::size_t batch = static_cast<std::size_t>(f.batch_size);
+  DataLoader train(data.split[0], {.batch_size = batch, .shuffle = true, .seed = f.common.seed});
+  DataLoader val(data.split[1], {.batch_size = batch});
+
+  Model model = build_model(spec, f, data.train);
+  std::unique_ptr<Optimizer> optimizer = make_optimizer(model, f);
+  std::map<std::string, std::string> settings = run_settings(f, data.train);
+  settings["model"] = spec;  // read back by --resume
+  RunResult result;
+  RunRecord& run = result.record;
+  run.model = spec;
+  run.dataset = f.common.data.dataset;
+  run.settings = settings;
+  std::size_t first_epoch = 0;
+  if (resume) {
+    Checkpoint ck = load_checkpoint(resume->dir / "model.safetensors");
+    if (ck.model.spec() != spec || ck.model.parameters().size() != model.parameters().size())
+      throw Error((resume->dir / "model.safetensors").string() + ": holds model " + ck.model.spec() + ", the resume state " + spec);
+    model = std::move(ck.model);
+    optimizer = make_optimizer(model, f);  // bound to the loaded model
+    const ResumeState state = load_resume_state(resume->dir / "resume.safetensors", model, *optimizer);
+    const auto it = ck.metadata.find("epochs_completed");
+    if (it == ck.metadata.end() || it->second != std::to_string(state.epochs_completed))
+      throw Error((resume->dir / "model.safetensors").string() + ": was not written at the same epoch as resume.safetensors (" +
+                  std::to_string(state.epochs_completed) + " epochs); the run cannot be resumed exactly");
+    first_epoch = state.epochs_completed;
+    run.epochs = state.history;
+  }
+  result.parameters = model.parameters().size();
+  const std::size_t total = static_cast<std::size_t>(f.epochs);
+
+  // After every completed epoch: the model, the optimizer state and the history, each written atomically.
+  auto save_epoch = [&](std::size_t completed) {
+    std::map<std::string, std::string> meta = settings;
+    meta["epochs_completed"] = std::to_string(completed);
+    save_checkpoint(model_path, model, meta);
+    ResumeState state{completed, run.epochs, settings};
+    if (f.common.data.data_dir) state.metadata["resume.data_dir"] = f.common.data.data_dir->string();
+    save_resume_state(resume_path, *optimizer, state);
+    set_throughput(run, train.size());
+    write_history_json(out / "history.json", run);
+    write_history_csv(out / "history.csv", run);
+  };
+
+  if (first_epoch < total) {
+    Progress progress(total, batch);
+    long long batches_seen = 0;
+    bool diverged = false;
+    BatchEvent bad;
+    FitOptions fo;
+    fo.first_epoch = first_epoch;
+    fo.epochs = total - first_epoch;
+    fo.stop_flag = stop;
+    fo.on_batch = [&](BatchEvent& ev) {
+      if (!std::isfinite(ev.loss)) {
+        diverged = true;
+        bad = ev;
+        ev.stop = true;
+        return;
+      }
+      progress.on_batch(ev);
+      if (f.stop_after_batches > 0 && ++batches_seen >= f.stop_after_batches) {
+        result.interrupted = true;
+        ev.stop = true;
+      }
+    };
+    fo.on_epoch = [&](EpochEvent& ev) {
+      run.epochs.push_back(*ev.stats);
+      progress.on_epoch(*ev.stats);
+      save_epoch(ev.stats->epoch + 1);
+    };
+    fit(model, train, val, *optimizer, fo);
+    progress.clear();
+    if (diverged) {
+      const std::string saved =
+          run.epochs.empty() ? "no epoch completed, so no checkpoint was written"
+                             : fmt::format("the last good checkpoint (epoch {}) stays in {}", run.epochs.back().epoch + 1,
+                                           model_path.string());
+      throw Error(fmt::format("training diverged: the loss became {} at epoch {}, batch {} of {}; try a lower learning "
+                              "rate (--lr {} now, e.g. --lr {}); {}",
+                              bad.loss, bad.epoch + 1, bad.batch + 1, bad.num_batches, real_text(f.lr),
+                              real_text(f.lr / 10), saved));
+    }
+    if (result.interrupted || (stop && stop->load())) {
+      result.interrupted = true;
+      return result;
+    }
+  }
+
+  DataLoader test(Subset(data.test), {.batch_size = 1000});
+  run.test_accuracy = evaluate(model, test).accuracy;
+  set_throughput(run, train.size());
+  write_history_json(out / "history.json", run);
+  write_history_csv(out / "history.csv", run);
+  write_charts(out, {{spec, &run}});
+  return result;
+}
+
+void exit_interrupted(const std::filesystem::path& out, const RunRecord& run, long long epochs) {
+  std::fflush(stdout);
+  if (run.epochs.empty())
+    std::fprintf(stderr, "mnist: interrupted before the first epoch completed; nothing was saved in %s\n",
+                 out.string().c_str());
+  else
+    std::fprintf(stderr,
+                 "mnist: interrupted; %s/model.safetensors, resume.safetensors and history.json hold epoch %zu of %lld; "
+                 "continue with: mnist train --resume %s\n",
+                 out.string().c_str(), run.epochs.back().epoch + 1, epochs, out.string().c_str());
+  std::fflush(stderr);
+  std::exit(130);
+}
+
+}  // namespace mnist::cli

@@ -1,0 +1,81 @@
+// One training run as train and compare do it: the training flags, loading and splitting the data once, and a run
+// that trains through the library's fit() and leaves its files in a directory after every epoch (checkpoint,
+// resume state, history), so that an interruption or a divergence loses at most the epoch in progress.
+#pragma once
+#include <CLI/CLI.hpp>
+
+#include <atomic>
+#include <cstddef>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common_options.hpp"
+#include "mnist/dataset.hpp"
+#include "mnist/loader.hpp"
+#include "run_outputs.hpp"
+
+namespace mnist::cli {
+
+/// The flags train and compare share (besides --model/--models and --out).
+struct TrainingFlags {
+  CommonOptions common;
+  long long epochs = 10;
+  double lr = 0.1;
+  long long batch_size = 128;
+  double val_fraction = 0.1;
+  std::string optimizer = "sgd";
+  double momentum = 0.0;
+  double weight_decay = 0.0;
+  long long stop_after_batches = 0;  // test hook (hidden from --help): behave as if Ctrl-C came after N batches
+};
+
+inline constexpr long long kMaxEpochs = 100000;
+
+/// --epochs --lr --batch-size --val-fraction --optimizer --momentum --weight-decay, the data and compute flags, and
+/// the hidden --stop-after-batches.
+void add_training_flags(CLI::App& command, TrainingFlags& flags);
+/// Cross-flag checks that need no data (--momentum with adam); throws UsageError naming the flag.
+void check_training_flags(const TrainingFlags& flags);
+
+/// Train and test splits loaded once, and the train split divided into train/val by the seed (every model of a
+/// compare sees the same split). Not movable: the subsets point into the datasets.
+struct PreparedData {
+  Dataset train, test;
+  std::vector<Subset> split;  // [train, val]
+  PreparedData() = default;
+  PreparedData(const PreparedData&) = delete;
+  PreparedData& operator=(const PreparedData&) = delete;
+};
+/// Loads both splits and splits train; throws UsageError when --batch-size or --val-fraction do not fit the data.
+std::unique_ptr<PreparedData> prepare_data(const TrainingFlags& flags);
+
+/// Where the training should start (for --resume).
+struct RunStart {
+  std::filesystem::path dir;  // holds model.safetensors and resume.safetensors
+};
+
+struct RunResult {
+  RunRecord record;
+  std::size_t parameters = 0;
+  bool interrupted = false;  // by a signal or the test hook: files hold the last completed epoch
+};
+
+/// Trains spec (or continues the run in resume->dir) and writes into out: after every epoch model.safetensors,
+/// resume.safetensors, history.json/csv; at the end the test accuracy in history.json, loss.png and accuracy.png.
+/// Prints progress. Throws Error on divergence (naming epoch and batch). stop: polled once per batch.
+RunResult run_training(const TrainingFlags& flags, const std::string& spec, const PreparedData& data,
+                       const std::filesystem::path& out, const std::optional<RunStart>& resume,
+                       const std::atomic<bool>* stop);
+
+/// Reads the settings of an earlier run from dir/resume.safetensors into flags (and the spec), for --resume.
+/// Throws Error naming the file when it is missing or unreadable.
+std::string read_resume_settings(const std::filesystem::path& dir, TrainingFlags& flags);
+
+/// "mnist: interrupted ..." message and the exit code 130, after the files are in place.
+[[noreturn]] void exit_interrupted(const std::filesystem::path& out, const RunRecord& record, long long epochs);
+
+}  // namespace mnist::cli

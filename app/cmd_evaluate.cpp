@@ -11,11 +11,13 @@
 #include "metrics_table.hpp"
 #include "mnist/checkpoint.hpp"
 #include "mnist/datasets.hpp"
+#include "mnist/error.hpp"
 #include "mnist/loader.hpp"
 #include "mnist/metrics.hpp"
 #include "mnist/plot.hpp"
 #include "mnist/train.hpp"
 #include "model_data.hpp"
+#include "output_path.hpp"
 #include "util/files.hpp"
 
 namespace mnist::cli {
@@ -29,6 +31,7 @@ struct EvaluateOptions {
   std::string output;  // -o heatmap PNG
   std::string json;    // --json FILE
   bool dataset_given = false, data_dir_given = false;
+  bool model_spec_given = false, output_given = false, json_given = false;  // given, even if empty
 };
 
 // Class names for the report: the data's own when it is a built-in data set (they name the true labels), else the
@@ -76,6 +79,10 @@ void write_json(const std::string& path, const EvaluateOptions& options, const C
 }
 
 void run_evaluate(EvaluateOptions& options) {
+  // Flags are checked before the data is read; outputs before anything is computed.
+  if (options.model_spec_given && options.model_spec.empty()) throw UsageError("--model: the spec is empty");
+  if (options.output_given) check_output_path("-o", options.output);
+  if (options.json_given) check_output_path("--json", options.json);
   Checkpoint checkpoint = load_model_file(options.model_path, options.model_spec);
   const DataOptions data_options = data_options_for(checkpoint, options.model_path, options.common.data,
                                                     options.dataset_given, options.data_dir_given);
@@ -137,9 +144,15 @@ void register_evaluate(CLI::App& app) {
   add_data_options(*command, options->common);
   CLI::Option* dataset = command->get_option("--dataset");
   CLI::Option* data_dir = command->get_option("--data-dir");
-  command->callback([options, dataset, data_dir] {
+  CLI::Option* model = command->get_option("--model");
+  CLI::Option* output = command->get_option("--output");
+  CLI::Option* json = command->get_option("--json");
+  command->callback([options, dataset, data_dir, model, output, json] {
     options->dataset_given = dataset->count() > 0;
     options->data_dir_given = data_dir->count() > 0;
+    options->model_spec_given = model->count() > 0;
+    options->output_given = output->count() > 0;
+    options->json_given = json->count() > 0;
     run_evaluate(*options);
   });
 }

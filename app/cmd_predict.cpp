@@ -17,6 +17,7 @@
 #include "mnist/image.hpp"
 #include "mnist/plot.hpp"
 #include "model_data.hpp"
+#include "output_path.hpp"
 #include "tensor_format.hpp"
 
 namespace mnist::cli {
@@ -34,6 +35,7 @@ struct PredictOptions {
   std::string model_spec;
   bool no_preprocess = false;
   bool dataset_given = false, data_dir_given = false;
+  bool model_spec_given = false, output_given = false;  // given, even if empty
 };
 
 // One input, ready for the model: pixels [rows * cols], and how to name it.
@@ -94,8 +96,12 @@ void run_predict(const PredictOptions& options) {
     throw UsageError(options.images.empty() ? "give IMAGE files or --index N (images of the --split)"
                                             : "give either IMAGE files or --index N, not both");
   const std::size_t count = options.images.size() + options.indices.size();
-  if (!options.output.empty() && count > kMaxFigureImages)
-    throw UsageError(fmt::format("-o draws at most {} images in one figure, {} given", kMaxFigureImages, count));
+  if (options.model_spec_given && options.model_spec.empty()) throw UsageError("--model: the spec is empty");
+  if (options.output_given) {
+    if (count > kMaxFigureImages)
+      throw UsageError(fmt::format("-o draws at most {} images in one figure, {} given", kMaxFigureImages, count));
+    check_output_path("-o", options.output);
+  }
 
   Checkpoint checkpoint = load_model_file(options.model_path, options.model_spec);
   ImageShape shape{};
@@ -135,7 +141,7 @@ void run_predict(const PredictOptions& options) {
     titles.push_back("Predicted: " + class_name(checkpoint.classes, best));
   }
 
-  if (!options.output.empty()) {
+  if (options.output_given) {
     if (inputs.size() == 1) {
       plot_image(options.output, inputs[0].pixels, shape.rows, shape.cols, titles[0]);
     } else {
@@ -186,9 +192,13 @@ void register_predict(CLI::App& app) {
   add_data_options(*command, options->common);
   CLI::Option* dataset = command->get_option("--dataset");
   CLI::Option* data_dir = command->get_option("--data-dir");
-  command->callback([options, dataset, data_dir] {
+  CLI::Option* model = command->get_option("--model");
+  CLI::Option* output = command->get_option("--output");
+  command->callback([options, dataset, data_dir, model, output] {
     options->dataset_given = dataset->count() > 0;
     options->data_dir_given = data_dir->count() > 0;
+    options->model_spec_given = model->count() > 0;
+    options->output_given = output->count() > 0;
     run_predict(*options);
   });
 }

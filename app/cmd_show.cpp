@@ -10,6 +10,7 @@
 #include "mnist/datasets.hpp"
 #include "mnist/error.hpp"
 #include "mnist/plot.hpp"
+#include "output_path.hpp"
 
 namespace mnist::cli {
 namespace {
@@ -20,6 +21,7 @@ struct ShowOptions {
   std::string split = "train";
   bool ascii = false;
   std::string output;
+  bool output_given = false;  // -o, even with an empty name (an error, not "no figure")
 };
 
 // Two characters per pixel so that the image keeps its proportions in a terminal.
@@ -46,6 +48,7 @@ void print_ascii(const Dataset& data, std::size_t index) {
 }
 
 void run_show(const ShowOptions& options) {
+  if (options.output_given) check_output_path("-o", options.output);
   Split split = options.split == "test" ? Split::Test : Split::Train;
   Dataset data = load_dataset(options.common.data, split);
   for (std::size_t index : options.indices)
@@ -95,7 +98,11 @@ void register_show(CLI::App& app) {
   command->add_option("-o,--output", options->output, "Write a PNG figure (grayscale, titled \"Label: N\")")
       ->type_name("FILE.png");
   add_data_options(*command, options->common);
-  command->callback([options] { run_show(*options); });
+  CLI::Option* output = command->get_option("--output");
+  command->callback([options, output] {
+    options->output_given = output->count() > 0;
+    run_show(*options);
+  });
 }
 
 }  // namespace mnist::cli

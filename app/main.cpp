@@ -19,6 +19,16 @@ std::string one_line(std::string text) {
   return text;
 }
 
+// When no command was recognised, CLI11 says only "A subcommand is required": name what was given instead.
+std::string no_command_message(CLI::App& app, const std::string& first) {
+  std::string names;
+  for (CLI::App* command : app.get_subcommands([](CLI::App*) { return true; }))
+    names += (names.empty() ? "" : ", ") + command->get_name();
+  if (!first.empty() && first[0] == '-')
+    return "unknown option " + first + " before the command (commands: " + names + "; options go after the command)";
+  return "unknown command '" + first + "' (commands: " + names + ")";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -40,7 +50,9 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);
-    std::fprintf(stderr, "mnist: usage error: %s (see mnist --help)\n", one_line(e.what()).c_str());
+    const std::string message = app.get_subcommands().empty() && argc > 1 ? no_command_message(app, argv[1])
+                                                                         : one_line(e.what());
+    std::fprintf(stderr, "mnist: usage error: %s (see mnist --help)\n", message.c_str());
     return 2;
   } catch (const mnist::UsageError& e) {
     std::fprintf(stderr, "mnist: usage error: %s\n", one_line(e.what()).c_str());

@@ -7,7 +7,7 @@
 #                                         and logs in build-fuzz/logs/T.log; then merges what is new into fuzz/corpus/T.
 #   scripts/fuzz.sh --build               only build and write the seeds.
 # Inputs in fuzz/regressions/T/ are replayed first; those named DISABLED_* reproduce a known, not yet fixed bug
-# (see /work/brief/bugs-reliability.md) and are skipped until the fix lands and they are renamed.
+# (see fuzz/regressions/README.md) and are skipped until the fix lands and they are renamed.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build="$root/build-fuzz"

@@ -8,10 +8,11 @@
 
 namespace mnist {
 
+/// How download_file behaves on a slow network and whether it shows progress.
 struct DownloadOptions {
-  long connect_timeout_seconds = 15;  // give up on a mirror that does not answer
-  long stall_timeout_seconds = 30;    // give up when no byte arrives for this long
-  bool progress = false;              // draw a progress bar on stderr
+  long connect_timeout_seconds = 15;  ///< seconds; give up on a mirror that does not answer
+  long stall_timeout_seconds = 30;    ///< seconds; give up when less than 1 kB/s arrives for this long
+  bool progress = false;              ///< draw a progress bar on stderr
 };
 
 /// Default options: the progress bar is on when stderr is a terminal.
@@ -27,6 +28,7 @@ void download_file(const std::vector<std::string>& mirrors, const std::string& f
 
 /// MD5 as 32 lowercase hex digits (OpenSSL's implementation).
 std::string md5_hex(std::span<const std::uint8_t> bytes);
+/// MD5 of a file's contents as 32 lowercase hex digits, read in chunks; throws Error naming an unreadable file.
 std::string md5_hex_file(const std::filesystem::path& path);
 
 }  // namespace mnist

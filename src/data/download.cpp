@@ -109,13 +109,18 @@ void fetch(const std::string& url, const std::string& file_name, const std::stri
     CURL* c = curl.get();
     curl_easy_setopt(c, CURLOPT_URL, url.c_str());
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);  // libcurl's default follows a redirect loop forever
+    // Only web protocols, also after a redirect: a hostile mirror cannot reach file://, ftp:// and the like.
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);  // HTTP >= 400 is an error, not a body to save
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_error);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, options.connect_timeout_seconds);
-    // A stall: less than 1 byte/s for stall_timeout_seconds.
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    // A stall: less than 1 kB/s for stall_timeout_seconds (a server trickling a few bytes a second would
+    // otherwise never be given up on; every real mirror is far faster).
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, options.stall_timeout_seconds);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "mnist/0.1 (libcurl)");
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);

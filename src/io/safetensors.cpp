@@ -66,13 +66,36 @@ SafetensorsFile SafetensorsFile::parse(std::vector<std::uint8_t> bytes, const st
     throw Error(source + ": header length " + std::to_string(n) + " exceeds the file's " +
                 std::to_string(bytes.size() - 8) + " bytes after the length");
   const char* hb = reinterpret_cast<const char*>(bytes.data() + 8);
-  // nlohmann keeps the last of duplicate keys silently; the callback sees every top-level key first.
-  std::set<std::string> seen;
-  std::string duplicate;
+  // nlohmann keeps the last of duplicate keys silently and builds any nesting before we can look at it; the
+  // callback sees every key and every nesting level first. A valid header nests 3 deep (header, entry, shape):
+  // refusing depth early keeps a hostile header of a million '[' from costing gigabytes.
+  constexpr int kMaxDepth = 8;
+  std::vector<std::set<std::string>> open_objects;  // keys seen in each object being parsed
+  std::string duplicate, duplicate_entry, entry;  // entry: the top-level key being parsed
+  int duplicate_depth = 0;
   const json::parser_callback_t cb = [&](int depth, json::parse_event_t event, json& parsed) {
-    if (event == json::parse_event_t::key && depth == 1 && duplicate.empty() &&
-        !seen.insert(parsed.get<std::string>()).second)
-      duplicate = parsed.get<std::string>();
+    switch (event) {
+      case json::parse_event_t::object_start:
+      case json::parse_event_t::array_start:
+        if (depth > kMaxDepth)
+          throw Error(source + ": header nests JSON deeper than " + std::to_string(kMaxDepth) + " levels");
+        if (event == json::parse_event_t::object_start) open_objects.emplace_back();
+        break;
+      case json::parse_event_t::object_end:
+        if (!open_objects.empty()) open_objects.pop_back();
+        break;
+      case json::parse_event_t::key:
+        if (depth == 1) entry = parsed.get<std::string>();
+        if (!open_objects.empty() && !open_objects.back().insert(parsed.get<std::string>()).second &&
+            duplicate.empty()) {
+          duplicate = parsed.get<std::string>();
+          duplicate_depth = depth;
+          duplicate_entry = entry;
+        }
+        break;
+      default:
+        break;
+    }
     return true;
   };
   json header;
@@ -81,7 +104,10 @@ SafetensorsFile SafetensorsFile::parse(std::vector<std::uint8_t> bytes, const st
   } catch (const json::exception& e) {
     throw Error(source + ": header is not valid JSON (" + e.what() + ")");
   }
-  if (!duplicate.empty()) throw Error(source + ": tensor '" + duplicate + "' appears twice in the header");
+  if (!duplicate.empty()) {
+    if (duplicate_depth == 1) throw Error(source + ": tensor '" + duplicate + "' appears twice in the header");
+    throw Error(source + ": '" + duplicate_entry + "': key '" + duplicate + "' appears twice");
+  }
   if (!header.is_object()) throw Error(source + ": header is not a JSON object");
   f.data_start_ = 8 + static_cast<std::size_t>(n);
   const std::size_t data_size = bytes.size() - f.data_start_;

@@ -67,6 +67,14 @@ std::vector<LayerSpec> parse_model_spec(const std::string& spec) {
   }
   if (layers.empty())
     throw UsageError("model spec '" + spec + "': needs at least an input and an output width" + kHelp);
+  // Each width is bounded but their products are not: refuse before Model allocates parameters and gradients.
+  constexpr std::size_t kMaxParameters = 100'000'000;  // 800 MB with gradients: far beyond any MNIST model
+  std::size_t parameters = 0;
+  for (const LayerSpec& l : layers)
+    if (l.kind == K::Linear) parameters += l.in * l.out + l.out;  // each term <= 10^12: no overflow
+  if (parameters > kMaxParameters)
+    throw UsageError("model spec '" + spec + "': " + std::to_string(parameters) +
+                     " parameters, more than the 100000000 allowed" + kHelp);
   return layers;
 }
 

@@ -246,15 +246,15 @@ TEST_F(DownloadFaults, MissingDataDirectoryIsAClearError) {
   EXPECT_NE(message.find("no-such-dir"), std::string::npos) << message;
 }
 
-// Known bug (see /work/brief/bugs-reliability.md): the stall detection is "under 1 byte/s", so a server that
-// trickles a few bytes per second is never given up on (here the server gives up itself after 20 s).
-TEST_F(DownloadFaults, DISABLED_TrickleEndsByTheStallTimeout) {
+// Regression: the stall detection was "under 1 byte/s", so a server that trickled a few bytes per second was
+// never given up on (the server here gives up itself after 20 s). Now under 1 kB/s for the stall timeout.
+TEST_F(DownloadFaults, TrickleEndsByTheStallTimeout) {
   expect_clean_failure("trickle", {"too slow", "timed out", "stall"});
 }
 
-// Known bug (see /work/brief/bugs-reliability.md): libcurl 7.88 follows redirects without limit by default, so a
-// redirect loop never ends (here the server answers 404 after 1000 redirects).
-TEST_F(DownloadFaults, DISABLED_RedirectLoopEndsQuickly) {
+// Regression: libcurl 7.88 follows redirects without limit by default, so a redirect loop never ended (the
+// server here answers 404 after 1000 redirects). Now at most 10.
+TEST_F(DownloadFaults, RedirectLoopEndsQuickly) {
   // libcurl's reason for giving up is "Maximum (N) redirects followed"; the URL itself says "redirect-loop".
   expect_clean_failure("redirect-loop", {"redirects followed"});
   const std::string log = server_->requests();

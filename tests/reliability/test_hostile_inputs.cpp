@@ -28,10 +28,10 @@ TEST(HostileInputs, BadModelSpecsAreUsageErrorsQuotingTheSpec) {
   }
 }
 
-// Known bug (see /work/brief/bugs-reliability.md): every width is checked (<= 1,000,000) but not their product,
+// Regression: every width was checked (<= 1,000,000) but not their product,
 // so this spec asks for ~10^12 parameters (8 TB with gradients): std::bad_alloc (or an ASan abort), not an Error.
 // A checkpoint's "model" metadata reaches make_model too, so a hostile checkpoint can do the same.
-TEST(HostileInputs, DISABLED_HugeModelIsRefusedBeforeAllocating) {
+TEST(HostileInputs, HugeModelIsRefusedBeforeAllocating) {
   EXPECT_THROW(make_model("784-1000000-1000000-10"), UsageError);
   EXPECT_THROW(parse_model_spec("784-1000000-1000000-1000000-10"), UsageError);
 }

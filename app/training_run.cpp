@@ -18,6 +18,9 @@
 namespace mnist::cli {
 namespace {
 
+// A mean batch loss above this is taken as divergence (see the batch callback).
+constexpr double kDivergedLoss = 1e4;
+
 // A real number in a range, checked as text so that "nan", "inf" and "1e400" are refused with the flag's name.
 CLI::Validator real_in(double lo, bool lo_open, double hi, bool hi_open, const std::string& what) {
   return CLI::Validator(
@@ -246,7 +249,9 @@ RunResult run_training(const TrainingFlags& f, const std::string& spec, const Pr
     fo.epochs = total - first_epoch;
     fo.stop_flag = stop;
     fo.on_batch = [&](BatchEvent& ev) {
-      if (!std::isfinite(ev.loss)) {
+      // Non-finite, or so large that the logits have blown up (a mean cross-entropy of 1e4 means the true class
+      // scores 1e4 below the best one: no run recovers from that; lr 1e4 on hidden-relu reaches 5e11 while finite).
+      if (!std::isfinite(ev.loss) || ev.loss > kDivergedLoss) {
         diverged = true;
         bad = ev;
         ev.stop = true;
@@ -272,7 +277,7 @@ RunResult run_training(const TrainingFlags& f, const std::string& spec, const Pr
                                            model_path.string());
       throw Error(fmt::format("training diverged: the loss became {} at epoch {}, batch {} of {}; try a lower learning "
                               "rate (--lr {} now, e.g. --lr {}); {}",
-                              bad.loss, bad.epoch + 1, bad.batch + 1, bad.num_batches, real_text(f.lr),
+                              std::isnan(bad.loss) ? std::string("nan") : fmt::format("{:.4g}", bad.loss), bad.epoch + 1, bad.batch + 1, bad.num_batches, real_text(f.lr),
                               real_text(f.lr / 10), saved));
     }
     if (result.interrupted || (stop && stop->load())) {

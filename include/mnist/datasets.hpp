@@ -13,16 +13,17 @@ namespace mnist {
 
 /// One of the four files of a data set, with the MD5 of its published .gz.
 struct DatasetFile {
-  std::string name;  // "train-images-idx3-ubyte.gz"
-  std::string md5;   // 32 lowercase hex digits
+  std::string name;  ///< published file name, e.g. "train-images-idx3-ubyte.gz"
+  std::string md5;   ///< MD5 of that .gz as 32 lowercase hex digits
 };
 
+/// What the library knows of a built-in data set: its names, classes, download mirrors and files.
 struct DatasetInfo {
-  std::string name;                  // "mnist", "fashion-mnist", "kmnist"
-  std::string title;                 // "MNIST", "FashionMNIST", "KMNIST"
-  std::vector<std::string> classes;  // class names, index = label
-  std::vector<std::string> mirrors;  // base URLs, tried in order (each ends in '/')
-  std::vector<DatasetFile> files;    // train images, train labels, test images, test labels
+  std::string name;                  ///< CLI / directory name: "mnist", "fashion-mnist", "kmnist"
+  std::string title;                 ///< torchvision's class name: "MNIST", "FashionMNIST", "KMNIST"
+  std::vector<std::string> classes;  ///< class names, index = label
+  std::vector<std::string> mirrors;  ///< base URLs, tried in order (each ends in '/')
+  std::vector<DatasetFile> files;    ///< train images, train labels, test images, test labels (in that order)
 };
 
 /// The built-in data set of that name; throws UsageError listing the valid names.
@@ -38,25 +39,30 @@ Dataset load_dataset_dir(const std::filesystem::path& dir, Split split, const st
 /// True when dir holds the four files of a data set (either spelling, gzip'd or not).
 bool has_dataset_files(const std::filesystem::path& dir);
 
+/// Which data set to load and where to look for it (the CLI's --dataset, --data-dir, --download, --mirror).
 struct DataOptions {
-  std::string dataset = "mnist";                 // a built-in name, or "custom" (needs data_dir)
-  std::optional<std::filesystem::path> data_dir;  // the four files directly in this directory
-  bool download = false;                         // fetch into local_root/<name>/ when not found
-  std::vector<std::string> mirrors;              // replaces the built-in list when non-empty
-  std::filesystem::path local_root = "data";
+  std::string dataset = "mnist";                  ///< a built-in name, or "custom" (needs data_dir)
+  std::optional<std::filesystem::path> data_dir;  ///< the four files directly in this directory (searched alone)
+  bool download = false;                          ///< fetch into local_root/\<name\>/ when not found
+  std::vector<std::string> mirrors;               ///< base URLs replacing the built-in list when non-empty
+  std::filesystem::path local_root = "data";      ///< the project-local data directory: local_root/\<name\>/
 };
 
-/// Where the data set's files are: data_dir when given; else local_root/<name>/; else
-/// /usr/share/datasets/<name>/ (Debian's dataset packages); else, with download, fetched into local_root/<name>/.
+/// Where the data set's files are: data_dir when given; else local_root/\<name\>/; else
+/// /usr/share/datasets/\<name\>/ (Debian's dataset packages); else, with download, fetched into local_root/\<name\>/.
 /// When nothing is found, the Error lists the places searched and the remedies.
 std::filesystem::path locate_dataset(const DataOptions& options);
 /// locate_dataset, then load_dataset_dir for the split.
 Dataset load_dataset(const DataOptions& options, Split split);
 
 /// torchvision-style conveniences: root is either the directory holding the four files or a directory holding
-/// <name>/ (e.g. "data" for data/mnist/); with download, missing files are fetched into root/<name>/.
+/// \<name\>/ (e.g. "data" for data/mnist/); with download, missing files are fetched into root/\<name\>/.
+/// train selects Split::Train (true) or Split::Test. Throws Error when the files are missing or invalid.
 Dataset MNIST(const std::filesystem::path& root = "data", bool train = true, bool download = false);
+/// Fashion-MNIST (Zalando's clothing images, 10 classes) the same way as MNIST(); also found in
+/// /usr/share/datasets/fashion-mnist/ when root holds no copy.
 Dataset FashionMNIST(const std::filesystem::path& root = "data", bool train = true, bool download = false);
+/// Kuzushiji-MNIST (cursive Japanese characters, 10 classes) the same way as MNIST().
 Dataset KMNIST(const std::filesystem::path& root = "data", bool train = true, bool download = false);
 
 }  // namespace mnist

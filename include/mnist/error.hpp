@@ -8,6 +8,7 @@ namespace mnist {
 /// Every error the library reports: a one-line message that names the file, flag or tensor at fault.
 class Error : public std::runtime_error {
  public:
+  /// message is the whole one-line report (what() returns it unchanged; the CLI prints it after "error: ").
   explicit Error(const std::string& message) : std::runtime_error(message) {}
 };
 
@@ -15,6 +16,7 @@ class Error : public std::runtime_error {
 /// failure of the data or the system. The CLI exits 2 for these and 1 for every other Error.
 class UsageError : public Error {
  public:
+  /// message names the option or argument at fault and, where it can, the values that are accepted.
   explicit UsageError(const std::string& message) : Error(message) {}
 };
 

@@ -20,9 +20,9 @@ std::string_view to_string(IdxType type);
 
 /// A validated IDX array: bytes.size() == product of dims (times the element size, 1 for UInt8).
 struct IdxArray {
-  IdxType type = IdxType::UInt8;
-  std::vector<std::size_t> dims;     // outermost first, every one > 0
-  std::vector<std::uint8_t> bytes;   // the elements, row-major
+  IdxType type = IdxType::UInt8;     ///< element type from the header (always UInt8 once read)
+  std::vector<std::size_t> dims;     ///< outermost first, every one > 0: {60000, 28, 28} for train images
+  std::vector<std::uint8_t> bytes;   ///< the elements, row-major
 };
 
 /// Parses an IDX array held in memory, gzip'd or raw. name_for_errors prefixes every error message.

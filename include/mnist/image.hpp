@@ -12,12 +12,14 @@ namespace mnist {
 
 /// An 8-bit grayscale image, row-major, 0 = black, 255 = white.
 struct GrayImage {
-  std::size_t width = 0, height = 0;
-  std::vector<std::uint8_t> pixels;  // [height][width]
+  std::size_t width = 0;             ///< columns, in pixels
+  std::size_t height = 0;            ///< rows, in pixels
+  std::vector<std::uint8_t> pixels;  ///< [height][width], row-major, width * height bytes
 };
 
-/// Largest image read_image/decode_image accept (each side, and in total), checked before any pixel is allocated.
+/// Largest width or height read_image/decode_image accept, checked before any pixel is allocated.
 inline constexpr std::size_t kMaxImageSide = 16384;
+/// Largest pixel count (width * height) read_image/decode_image accept: 64 Mi pixels.
 inline constexpr std::size_t kMaxImagePixels = std::size_t{64} << 20;
 
 /// Reads a PNG or JPEG (recognised by its first bytes, not its extension) of any bit depth or colour type as

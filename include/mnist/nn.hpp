@@ -24,45 +24,58 @@ namespace mnist {
 
 /// One layer of a Sequential model.
 struct LayerSpec {
-  enum class Kind { Linear, ReLU };
-  Kind kind = Kind::Linear;
-  std::size_t in = 0, out = 0;  // Linear: in/out features; ReLU: in == out == width
-  std::string name;             // Linear: PyTorch module name ("linear", "layer1", ...); ReLU: "relu"
+  /// What the layer computes.
+  enum class Kind {
+    Linear,  ///< y = x W^T + b, with weight W [out, in] and bias b [out] (torch.nn.Linear)
+    ReLU     ///< y = max(x, 0), elementwise; no parameters
+  };
+  Kind kind = Kind::Linear;  ///< Linear or ReLU
+  std::size_t in = 0;        ///< Linear: input features; ReLU: the width it acts on (== out)
+  std::size_t out = 0;       ///< Linear: output features; ReLU: the width it acts on (== in)
+  std::string name;          ///< Linear: PyTorch module name ("linear", "layer1", ...); ReLU: "relu"
 };
 
 /// A named view of part of the flat parameter (or gradient) buffer: "layer1.weight" [32, 784].
 struct NamedParameter {
-  std::string name;
-  Shape shape;
-  std::size_t offset = 0;  // into parameters() / gradients()
-  std::span<float> value;
-  std::span<float> grad;
+  std::string name;        ///< PyTorch state-dict key, e.g. "layer1.weight"
+  Shape shape;             ///< [out, in] for a weight, [out] for a bias
+  std::size_t offset = 0;  ///< first element in parameters() / gradients()
+  std::span<float> value;  ///< the parameter's elements inside the model's flat buffer (row-major)
+  std::span<float> grad;   ///< its gradient, the matching slice of gradients()
 };
 
 /// A feed-forward network of Linear and ReLU layers: the tutorial's three models and any MLP.
 /// Copyable (a copy owns its own parameters). Not thread-safe: forward/backward use internal buffers.
 class Model {
  public:
+  /// An empty model (no layers, no parameters), to be assigned from a built one.
   Model() = default;
   /// Layers in order; Linear parameters get PyTorch's default init (weight and bias uniform in ±1/sqrt(in)),
   /// drawn from a std::mt19937_64 seeded with seed, layer by layer, weight before bias.
   Model(std::vector<LayerSpec> layers, std::uint64_t seed, std::string spec = "");
 
+  /// The layers in order, Linear and ReLU, as built.
   const std::vector<LayerSpec>& layers() const { return layers_; }
   /// The spec the model was built from ("hidden-relu", "784-128-relu-10", ...), for checkpoints and display.
   const std::string& spec() const { return spec_; }
+  /// Input width: the first layer's in features (784 for 28x28 images); 0 for an empty model.
   std::size_t input_size() const;
+  /// Output width: the last layer's out features (number of logits per sample); 0 for an empty model.
   std::size_t num_classes() const;
 
   /// All parameters, flat, in named_parameters() order; the gradients mirror them element for element.
   std::span<float> parameters() { return params_; }
+  /// All parameters, flat and read-only.
   std::span<const float> parameters() const { return params_; }
+  /// All gradients, flat, the same length and order as parameters(); backward() accumulates into them.
   std::span<float> gradients() { return grads_; }
+  /// All gradients, flat and read-only.
   std::span<const float> gradients() const { return grads_; }
   /// Views of each tensor ("layer1.weight", "layer1.bias", ...), in PyTorch's state-dict order.
   std::vector<NamedParameter> named_parameters();
   /// Names and shapes only.
   std::vector<std::pair<std::string, Shape>> parameter_shapes() const;
+  /// Sets every gradient to 0 (before a backward whose result should not add to the previous one).
   void zero_grad();
 
   /// logits[N, classes] of x[N, input_size]. The returned span is valid until the next forward; x must stay

@@ -12,14 +12,18 @@ namespace mnist {
 
 /// One line of a chart.
 struct Series {
-  std::string label;
-  std::vector<double> x, y;  // same length
+  std::string label;        ///< legend entry (shown when the chart has more than one series)
+  std::vector<double> x;     ///< abscissae, same length as y
+  std::vector<double> y;     ///< ordinates; a non-finite value breaks the line (a diverged run)
 };
 
+/// A line chart for plot_lines, e.g. the tutorial's loss or validation-accuracy history against the epoch.
 struct LineChart {
-  std::string title, x_label, y_label;
-  std::vector<Series> series;
-  bool integer_x = true;  // x values are counts (epochs from 1): ticks on whole numbers, a marker on each point
+  std::string title;            ///< drawn above the plot
+  std::string x_label;          ///< x-axis title, e.g. "epoch"
+  std::string y_label;          ///< y-axis title, e.g. "loss"
+  std::vector<Series> series;   ///< the lines, one colour each, drawn in order
+  bool integer_x = true;  ///< x values are counts (epochs from 1): ticks on whole numbers, a marker on each point
 };
 
 /// A line chart: title, axis labels, light grid, one colour per series, a legend when there is more than one.

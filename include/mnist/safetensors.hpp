@@ -16,15 +16,26 @@
 
 namespace mnist {
 
-enum class DType { F32, F64, I32, I64, U8 };
-std::string to_string(DType dtype);     // "F32", ...
-std::size_t dtype_size(DType dtype);    // bytes per element
+/// Element types a safetensors file may hold here (the dtype strings of its header).
+enum class DType {
+  F32,  ///< float32
+  F64,  ///< float64
+  I32,  ///< int32
+  I64,  ///< int64
+  U8    ///< uint8
+};
+/// The header spelling: "F32", "F64", "I32", "I64", "U8".
+std::string to_string(DType dtype);
+/// Bytes per element: 4, 8, 4, 8, 1.
+std::size_t dtype_size(DType dtype);
 
+/// One tensor's header entry: where its bytes are and how to read them.
 struct TensorEntry {
-  std::string name;
-  DType dtype = DType::F32;
-  Shape shape;
-  std::size_t begin = 0, end = 0;  // byte offsets into the data section
+  std::string name;          ///< key in the header, e.g. "layer1.weight"
+  DType dtype = DType::F32;  ///< element type
+  Shape shape;               ///< dimensions, outermost first ({} for a scalar)
+  std::size_t begin = 0;     ///< first byte, offset into the data section
+  std::size_t end = 0;       ///< one past the last byte; end - begin == numel(shape) * dtype_size(dtype)
 };
 
 /// A parsed, validated safetensors file held in memory.
@@ -38,12 +49,15 @@ class SafetensorsFile {
   /// Reads and parses a file (Error naming it when it cannot be read or is invalid).
   static SafetensorsFile read(const std::filesystem::path& path);
 
+  /// The name used in error messages (the path for read(), the source given to parse()).
   const std::string& source() const { return source_; }
+  /// All "__metadata__" key/value strings (empty when the file has none).
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
   /// Metadata value, or Error naming the file and key when absent.
   const std::string& metadata(const std::string& key) const;
   /// Entries in data order.
   const std::vector<TensorEntry>& tensors() const { return entries_; }
+  /// True when the file holds a tensor of that name.
   bool contains(const std::string& name) const;
   /// Entry by name; Error naming the file and tensor when absent.
   const TensorEntry& at(const std::string& name) const;
@@ -66,8 +80,11 @@ class SafetensorsFile {
 /// Builds a safetensors file: add tensors (in the order they are stored), set metadata, then save.
 class SafetensorsWriter {
  public:
-  void add(const std::string& name, const Shape& shape, std::span<const float> values);         // F32
-  void add(const std::string& name, const Shape& shape, std::span<const std::int64_t> values);  // I64
+  /// Adds an F32 tensor (values copied). Throws Error for an empty or duplicate name or values.size() != numel(shape).
+  void add(const std::string& name, const Shape& shape, std::span<const float> values);
+  /// Adds an I64 tensor (values copied), e.g. an optimizer's step count. Same checks as the float overload.
+  void add(const std::string& name, const Shape& shape, std::span<const std::int64_t> values);
+  /// Sets a "__metadata__" string (replacing any earlier value of key).
   void set_metadata(const std::string& key, const std::string& value) { metadata_[key] = value; }
   /// The whole file (header padded with spaces to a multiple of 8).
   std::vector<std::uint8_t> bytes() const;
@@ -92,6 +109,7 @@ void save_state_dict(const std::filesystem::path& path, Model& model,
 /// Loads the tensors named prefix + parameter name into model. Throws Error naming the file and tensor for a
 /// missing tensor, a wrong shape or dtype, or (among names starting with prefix) a tensor the model does not have.
 void load_state_dict(const SafetensorsFile& file, Model& model, const std::string& prefix = "");
+/// Reads the file at path and loads its tensors into model (no prefix); the same errors, naming the file.
 void load_state_dict(const std::filesystem::path& path, Model& model);
 
 }  // namespace mnist

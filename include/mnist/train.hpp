@@ -14,50 +14,58 @@ namespace mnist {
 
 /// What one pass over a loader measured.
 struct EvalResult {
-  double loss = 0.0;                  // mean cross-entropy over samples
-  double accuracy = 0.0;              // correct / total
-  double batch_mean_accuracy = 0.0;   // mean over batches of each batch's accuracy (the tutorial's val metric)
-  std::size_t correct = 0, total = 0;
-  std::vector<std::int32_t> predictions;  // per sample, in loader order
-  std::vector<std::int32_t> labels;       // per sample, in loader order (for a confusion matrix)
+  double loss = 0.0;                  ///< mean cross-entropy over samples
+  double accuracy = 0.0;              ///< correct / total
+  double batch_mean_accuracy = 0.0;   ///< mean over batches of each batch's accuracy (the tutorial's val metric)
+  std::size_t correct = 0;            ///< samples whose predicted class equals the label
+  std::size_t total = 0;              ///< samples evaluated
+  std::vector<std::int32_t> predictions;  ///< predicted class per sample, in loader order
+  std::vector<std::int32_t> labels;       ///< true class per sample, in loader order (for a confusion matrix)
 };
 
 /// Per-epoch record of fit().
 struct EpochStats {
-  std::size_t epoch = 0;          // 0-based
-  double train_loss = 0.0;        // mean of the epoch's batch losses (the tutorial's loss_history)
-  double val_loss = 0.0;          // mean cross-entropy over validation samples
-  double val_accuracy = 0.0;      // mean over validation batches of batch accuracy (the tutorial's val_history)
-  std::size_t val_correct = 0, val_total = 0;  // exact validation accuracy = val_correct / val_total
-  double seconds = 0.0;           // wall time of the epoch, training and validation
+  std::size_t epoch = 0;          ///< 0-based
+  double train_loss = 0.0;        ///< mean of the epoch's batch losses (the tutorial's loss_history)
+  double val_loss = 0.0;          ///< mean cross-entropy over validation samples
+  double val_accuracy = 0.0;      ///< mean over validation batches of batch accuracy (the tutorial's val_history)
+  std::size_t val_correct = 0;    ///< validation samples classified correctly
+  std::size_t val_total = 0;      ///< validation samples; exact accuracy = val_correct / val_total
+  double seconds = 0.0;           ///< wall time of the epoch, training and validation
 };
 
+/// What fit() returns: per-epoch statistics and every batch's loss.
 struct History {
-  std::vector<EpochStats> epochs;
-  std::vector<float> step_losses;  // every batch's loss, in order
-  bool stopped = false;            // true when a callback or the stop flag ended training early
-  std::vector<double> loss_history() const;  // train_loss per epoch
-  std::vector<double> val_history() const;   // val_accuracy per epoch
+  std::vector<EpochStats> epochs;  ///< one per completed epoch, in order
+  std::vector<float> step_losses;  ///< every batch's loss, in order
+  bool stopped = false;            ///< true when a callback or the stop flag ended training early
+  /// train_loss per epoch: the tutorial's loss_history, ready for plot_lines.
+  std::vector<double> loss_history() const;
+  /// val_accuracy per epoch: the tutorial's val_history (mean of batch accuracies).
+  std::vector<double> val_history() const;
 };
 
 /// Passed to the per-batch callback after each optimizer step. Set stop = true to end training after this batch.
 struct BatchEvent {
-  std::size_t epoch = 0, batch = 0, num_batches = 0;
-  double loss = 0.0;
-  bool stop = false;
+  std::size_t epoch = 0;        ///< 0-based epoch
+  std::size_t batch = 0;        ///< 0-based batch within the epoch
+  std::size_t num_batches = 0;  ///< batches in the epoch
+  double loss = 0.0;            ///< this batch's mean cross-entropy (before the step)
+  bool stop = false;            ///< set to true to stop training after this batch
 };
 /// Passed to the per-epoch callback after validation. Set stop = true to end training after this epoch.
 struct EpochEvent {
-  const EpochStats* stats = nullptr;
-  std::size_t epochs = 0;  // total planned
-  bool stop = false;
+  const EpochStats* stats = nullptr;  ///< the epoch just finished (valid during the callback only)
+  std::size_t epochs = 0;  ///< total planned
+  bool stop = false;       ///< set to true to stop training after this epoch
 };
 
+/// How long fit() trains and what it calls back (progress bars, early stopping, checkpoints).
 struct FitOptions {
-  std::size_t epochs = 10;
-  std::size_t first_epoch = 0;  // start at this epoch (for resuming: the loader's shuffle depends on the epoch)
-  std::function<void(BatchEvent&)> on_batch;
-  std::function<void(EpochEvent&)> on_epoch;
+  std::size_t epochs = 10;      ///< number of epochs to run
+  std::size_t first_epoch = 0;  ///< start at this epoch (for resuming: the loader's shuffle depends on the epoch)
+  std::function<void(BatchEvent&)> on_batch;  ///< called after each optimizer step, when set
+  std::function<void(EpochEvent&)> on_epoch;  ///< called after each epoch's validation, when set
   /// Polled once per batch (e.g. set by a SIGINT handler): when true, training stops after the current batch.
   const std::atomic<bool>* stop_flag = nullptr;
 };

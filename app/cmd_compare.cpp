@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "output_path.hpp"
 #include "commands.hpp"
 #include "mnist/error.hpp"
 #include "mnist/nn.hpp"
@@ -36,6 +37,7 @@ std::string summary_table(const std::vector<std::string>& models, const std::vec
 
 void run_compare(CompareOptions& o) {
   check_training_flags(o.flags);
+  check_output_dir("--out", o.out);
   std::set<std::string> seen;
   for (const std::string& m : o.models) {
     try {

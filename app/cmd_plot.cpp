@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "output_path.hpp"
 #include "commands.hpp"
 #include "mnist/plot.hpp"
 #include "run_outputs.hpp"
@@ -32,6 +33,7 @@ std::vector<std::string> labels_for(const std::vector<std::string>& paths, const
 }
 
 void run_plot(const PlotOptions& o) {
+  check_output_dir("-o", o.out);
   std::vector<RunRecord> runs;
   for (const std::string& p : o.histories) runs.push_back(read_history_json(p));
   const std::vector<std::string> labels = labels_for(o.histories, runs);
@@ -45,6 +47,7 @@ void run_plot(const PlotOptions& o) {
 }
 
 void run_plot_activation(const std::string& name, const std::string& out) {
+  check_output_path("-o", out);
   Series s{fmt::format("{}(x)", name), {}, {}};
   for (int i = -100; i < 100; ++i) {  // torch.arange(-10, 10, 0.1)
     const double x = i / 10.0;

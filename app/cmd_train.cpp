@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "output_path.hpp"
 #include "commands.hpp"
 #include "mnist/error.hpp"
 #include "mnist/nn.hpp"
@@ -24,7 +25,8 @@ struct TrainOptions {
 
 void run_train(TrainOptions& o, const CLI::App& command) {
   std::optional<RunStart> start;
-  if (!o.resume.empty()) {
+  if (command.count("--resume") > 0) {
+    if (o.resume.empty()) throw UsageError("--resume: the directory name is empty");
     // The run's own settings come back from its files; only --epochs (to train longer), the data location and
     // --threads may be given again.
     const long long epochs_flag = o.flags.epochs;
@@ -40,6 +42,7 @@ void run_train(TrainOptions& o, const CLI::App& command) {
     } catch (const UsageError& e) {
       throw UsageError(fmt::format("--model {}: {}", o.model, e.what()));
     }
+    if (command.count("--out") > 0) check_output_dir("--out", o.out);
     if (o.out.empty()) o.out = "runs/" + o.model;
   }
   std::atomic<bool>& stop = install_stop_signal_handlers();

@@ -8,4 +8,8 @@ namespace mnist::cli {
 /// exist or is not a directory. (Whether it can be written is only known by writing: the writer reports that.)
 void check_output_path(const std::string& flag, const std::string& path);
 
+/// For an output directory (created later, with its parents): UsageError naming flag when path is empty, Error
+/// naming path when it exists and is not a directory.
+void check_output_dir(const std::string& flag, const std::string& path);
+
 }  // namespace mnist::cli

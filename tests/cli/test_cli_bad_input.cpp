@@ -135,7 +135,7 @@ const std::vector<Case>& cases() {
       {"predict {CK} --index 0 --data-dir {DATA32}", 1, "{CK}"},
       {"predict {CK32} {DIGIT}", 1, "--no-preprocess"},
       // train, compare, plot, plot-activation (cli-train's commands; the cases they get wrong are in
-      // /work/brief/bugs-cli.md until fixed)
+      // the review of 06:30 UTC, now fixed)
       {"train --data-dir {DATA} --epochs 0", 2, "--epochs"},
       {"train --data-dir {DATA} --epochs -1", 2, "--epochs"},
       {"train --data-dir {DATA} --epochs 1e12", 2, "--epochs"},
@@ -179,6 +179,12 @@ const std::vector<Case>& cases() {
       {"plot-activation", 2, "FUNCTION"},
       {"plot-activation sigmoid", 2, "sigmoid"},
       {"plot-activation relu -o {DIR}", 1, "{DIR}"},
+      {"plot-activation relu -o ''", 2, "-o"},
+      {"plot-activation relu -o {MISSING}/x.png", 1, "{MISSING}"},
+      {"train --data-dir {DATA} --out ''", 2, "--out"},
+      {"train --data-dir {DATA} --resume ''", 2, "--resume"},
+      {"train --data-dir {DATA} --out {TEXT}", 1, "{TEXT}"},
+      {"compare --data-dir {DATA} --out ''", 2, "--out"},
   };
   return table;
 }

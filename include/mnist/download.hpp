@@ -11,7 +11,7 @@ namespace mnist {
 /// How download_file behaves on a slow network and whether it shows progress.
 struct DownloadOptions {
   long connect_timeout_seconds = 15;  ///< seconds; give up on a mirror that does not answer
-  long stall_timeout_seconds = 30;    ///< seconds; give up when no byte arrives for this long
+  long stall_timeout_seconds = 30;    ///< seconds; give up when less than 1 kB/s arrives for this long
   bool progress = false;              ///< draw a progress bar on stderr
 };
 

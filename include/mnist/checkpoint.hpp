@@ -23,14 +23,15 @@
 
 namespace mnist {
 
+/// The "format" value written into every checkpoint's metadata (bumped when the layout changes).
 inline constexpr const char* kCheckpointFormat = "mnist-checkpoint/1";
 
 /// A model read back from a checkpoint, with its metadata.
 struct Checkpoint {
-  Model model;
-  std::map<std::string, std::string> metadata;  // everything in __metadata__ (empty for a bare PyTorch file)
-  std::vector<std::string> classes;             // from "classes"; "0".."9" (one per output) when absent
-  std::string dataset;                          // from "dataset"; empty when absent
+  Model model;                                  ///< the architecture from the metadata, with the file's parameters
+  std::map<std::string, std::string> metadata;  ///< everything in __metadata__ (empty for a bare PyTorch file)
+  std::vector<std::string> classes;             ///< from "classes"; "0".."9" (one per output) when absent
+  std::string dataset;                          ///< from "dataset"; empty when absent
 };
 
 /// Writes model's parameters under PyTorch's names and metadata, adding "format" and "model" (= model.spec()),
@@ -47,9 +48,9 @@ Checkpoint load_checkpoint(const std::filesystem::path& path, const std::string&
 
 /// Everything beyond the model's parameters that training needs to continue bit for bit.
 struct ResumeState {
-  std::size_t epochs_completed = 0;             // epochs 0 .. epochs_completed-1 are done
-  std::vector<EpochStats> history;              // their records
-  std::map<std::string, std::string> metadata;  // the run's settings (the caller's keys)
+  std::size_t epochs_completed = 0;             ///< epochs 0 .. epochs_completed-1 are done
+  std::vector<EpochStats> history;              ///< their records, one per completed epoch
+  std::map<std::string, std::string> metadata;  ///< the run's settings (the caller's keys)
 };
 
 /// Writes the optimizer's state buffers and step count, the epochs completed and their history, and metadata,

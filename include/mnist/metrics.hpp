@@ -17,6 +17,7 @@ class ConfusionMatrix {
   ConfusionMatrix(std::span<const std::int32_t> labels, std::span<const std::int32_t> predictions,
                   std::size_t num_classes);
 
+  /// Number of classes: the matrix is num_classes x num_classes.
   std::size_t num_classes() const { return num_classes_; }
   /// Samples of class true_class predicted as predicted_class.
   std::size_t count(std::size_t true_class, std::size_t predicted_class) const {

@@ -102,6 +102,13 @@ class Model {
   std::size_t batch_ = 0;
 };
 
+/// Threads used by training and inference (forward, backward, batch assembly, optimizer step); default 1.
+/// Work is always cut into the same fixed chunks, so results are bit-identical for any thread count: threads
+/// change only the speed. Workers are started once and reused. Do not call while another thread trains.
+void set_num_threads(int threads);
+/// The thread count in force: the last set_num_threads value, 1 before any call.
+int num_threads();
+
 /// Builds a preset or any MLP spec (see the top of this header); throws UsageError for a bad spec.
 Model make_model(const std::string& spec, std::uint64_t seed = 0);
 /// Parses a spec into layers without building the model (throws UsageError naming the problem).

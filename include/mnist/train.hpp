@@ -68,6 +68,9 @@ struct FitOptions {
   std::function<void(EpochEvent&)> on_epoch;  ///< called after each epoch's validation, when set
   /// Polled once per batch (e.g. set by a SIGINT handler): when true, training stops after the current batch.
   const std::atomic<bool>* stop_flag = nullptr;
+  /// Threads for the run (calls set_num_threads; see nn.hpp): results are bit-identical for any count.
+  /// 0 keeps the current setting.
+  int threads = 0;
 };
 
 /// Trains model with optimizer over train for options.epochs epochs, evaluating on val after each epoch

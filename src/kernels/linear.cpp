@@ -4,37 +4,91 @@
 
 #include <algorithm>
 
+#include "kernels/parallel.hpp"
+
 namespace mnist::kernels {
 
 namespace {
 int i(std::size_t n) { return static_cast<int>(n); }
+
+// Products smaller than this many multiply-adds run as one chunk: splitting them costs more than it saves.
+constexpr std::size_t kParallelMinMacs = std::size_t{1} << 17;
+// Number of chunks of a large product. Fixed (not the thread count) so that results never depend on threads.
+constexpr std::size_t kChunks = 2;
+
+std::size_t chunks_for(std::size_t N, std::size_t D_in, std::size_t D_out) {
+  return N * D_in * D_out >= kParallelMinMacs && N >= 2 * kChunks ? kChunks : 1;
+}
+
+// out rows [r0, r1) = inp rows · weightᵀ + bias, then optionally ReLU, one row at a time while it is in cache.
+void forward_rows(float* out, const float* inp, const float* weight, const float* bias, std::size_t r0,
+                  std::size_t r1, std::size_t D_in, std::size_t D_out, bool relu) {
+  if (r1 <= r0) return;
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, i(r1 - r0), i(D_out), i(D_in), 1.0f, inp + r0 * D_in,
+              i(D_in), weight, i(D_in), 0.0f, out + r0 * D_out, i(D_out));
+  for (std::size_t n = r0; n < r1; ++n) {
+    float* row = out + n * D_out;
+    if (relu) {
+      for (std::size_t o = 0; o < D_out; ++o) {
+        const float v = row[o] + bias[o];
+        row[o] = v > 0.0f ? v : 0.0f;
+      }
+    } else {
+      for (std::size_t o = 0; o < D_out; ++o) row[o] += bias[o];
+    }
+  }
+}
+
+void forward(std::span<float> out, std::span<const float> inp, std::span<const float> weight,
+             std::span<const float> bias, std::size_t N, std::size_t D_in, std::size_t D_out, bool relu) {
+  if (N == 0) return;
+  const std::size_t chunks = chunks_for(N, D_in, D_out);
+  auto chunk = [&](std::size_t c) {
+    const Range r = chunk_range(N, chunks, c, 8);
+    forward_rows(out.data(), inp.data(), weight.data(), bias.data(), r.begin, r.end, D_in, D_out, relu);
+  };
+  parallel_for_chunks(chunks, chunk);
+}
 }  // namespace
 
 void linear_forward(std::span<float> out, std::span<const float> inp, std::span<const float> weight,
                     std::span<const float> bias, std::size_t N, std::size_t D_in, std::size_t D_out) {
-  if (N == 0) return;
-  // Seed each row with the bias, then accumulate the product on top (beta = 1): one pass over out.
-  for (std::size_t n = 0; n < N; ++n) std::copy(bias.begin(), bias.begin() + D_out, out.begin() + n * D_out);
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, i(N), i(D_out), i(D_in), 1.0f, inp.data(), i(D_in),
-              weight.data(), i(D_in), 1.0f, out.data(), i(D_out));
+  forward(out, inp, weight, bias, N, D_in, D_out, false);
+}
+
+void linear_relu_forward(std::span<float> out, std::span<const float> inp, std::span<const float> weight,
+                         std::span<const float> bias, std::size_t N, std::size_t D_in, std::size_t D_out) {
+  forward(out, inp, weight, bias, N, D_in, D_out, true);
 }
 
 void linear_backward(std::span<float> dinp, std::span<float> dweight, std::span<float> dbias,
                      std::span<const float> dout, std::span<const float> inp, std::span<const float> weight,
                      std::size_t N, std::size_t D_in, std::size_t D_out) {
   if (N == 0) return;
-  // dweight[D_out, D_in] += dout[N, D_out]ᵀ · inp[N, D_in]
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, i(D_out), i(D_in), i(N), 1.0f, dout.data(), i(D_out),
-              inp.data(), i(D_in), 1.0f, dweight.data(), i(D_in));
-  // dbias[D_out] += sum over rows of dout
-  for (std::size_t n = 0; n < N; ++n) {
-    const float* row = dout.data() + n * D_out;
-    for (std::size_t o = 0; o < D_out; ++o) dbias[o] += row[o];
-  }
-  // dinp[N, D_in] = dout[N, D_out] · weight[D_out, D_in]
-  if (!dinp.empty())
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, i(N), i(D_in), i(D_out), 1.0f, dout.data(), i(D_out),
-                weight.data(), i(D_in), 0.0f, dinp.data(), i(D_in));
+  const std::size_t chunks = chunks_for(N, D_in, D_out);
+  // Chunk c: dweight's columns c (no reduction across chunks: each column sums over all N rows), dinp's rows c,
+  // and (chunk 0) dbias, so every output element has exactly one writer.
+  auto chunk = [&](std::size_t c) {
+    const Range cols = chunk_range(D_in, chunks, c, 16);
+    if (cols.end > cols.begin)
+      // dweight[D_out, cols] += dout[N, D_out]ᵀ · inp[N, cols]
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, i(D_out), i(cols.end - cols.begin), i(N), 1.0f,
+                  dout.data(), i(D_out), inp.data() + cols.begin, i(D_in), 1.0f, dweight.data() + cols.begin,
+                  i(D_in));
+    if (c == 0) {
+      for (std::size_t n = 0; n < N; ++n) {
+        const float* row = dout.data() + n * D_out;
+        for (std::size_t o = 0; o < D_out; ++o) dbias[o] += row[o];
+      }
+    }
+    const Range rows = chunk_range(N, chunks, c, 8);
+    if (!dinp.empty() && rows.end > rows.begin)
+      // dinp[rows, D_in] = dout[rows, D_out] · weight[D_out, D_in]
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, i(rows.end - rows.begin), i(D_in), i(D_out), 1.0f,
+                  dout.data() + rows.begin * D_out, i(D_out), weight.data(), i(D_in), 0.0f,
+                  dinp.data() + rows.begin * D_in, i(D_in));
+  };
+  parallel_for_chunks(chunks, chunk);
 }
 
 void use_single_threaded_blas() { openblas_set_num_threads(1); }

@@ -1,4 +1,8 @@
 // Fully connected layer kernels: y = x · Wᵀ + b over row-major spans, through CBLAS sgemm.
+//
+// Large products are cut into a FIXED number of chunks that depends on the shapes only (rows of the batch for
+// the forward and dinp, columns of W for dweight) and handed to the thread pool (kernels/parallel.hpp): every
+// output element is computed by the same float operations whatever the thread count.
 #pragma once
 #include <cstddef>
 #include <span>
@@ -9,6 +13,11 @@ namespace mnist::kernels {
 void linear_forward(std::span<float> out, std::span<const float> inp, std::span<const float> weight,
                     std::span<const float> bias, std::size_t N, std::size_t D_in, std::size_t D_out);
 
+/// out[N, D_out] = max(inp · weightᵀ + bias, 0): Linear followed by ReLU, the bias and the ReLU applied while
+/// the product's rows are still in cache.
+void linear_relu_forward(std::span<float> out, std::span<const float> inp, std::span<const float> weight,
+                         std::span<const float> bias, std::size_t N, std::size_t D_in, std::size_t D_out);
+
 /// Given dout[N, D_out] (gradient of the loss w.r.t. out):
 ///   dweight[D_out, D_in] += doutᵀ · inp      (accumulates, like PyTorch's .grad)
 ///   dbias[D_out]         += column sums of dout (accumulates)
@@ -17,8 +26,8 @@ void linear_backward(std::span<float> dinp, std::span<float> dweight, std::span<
                      std::span<const float> dout, std::span<const float> inp, std::span<const float> weight,
                      std::size_t N, std::size_t D_in, std::size_t D_out);
 
-/// Keeps OpenBLAS on one thread: results must not depend on the thread count, and the training loop's GEMMs are
-/// too small for OpenBLAS's own threading to pay. Called once by every model; cheap to call again.
+/// Keeps OpenBLAS on one thread per call: results must not depend on the thread count, and our own pool
+/// (kernels/parallel.hpp) splits the work. Called once by every model; cheap to call again.
 void use_single_threaded_blas();
 
 }  // namespace mnist::kernels

@@ -6,6 +6,7 @@
 
 #include "kernels/activation.hpp"
 #include "kernels/linear.hpp"
+#include "kernels/parallel.hpp"
 #include "kernels/softmax_cross_entropy.hpp"
 #include "mnist/error.hpp"
 
@@ -68,6 +69,9 @@ std::vector<std::pair<std::string, Shape>> Model::parameter_shapes() const {
   return out;
 }
 
+void set_num_threads(int threads) { kernels::set_num_threads(threads); }
+int num_threads() { return kernels::num_threads(); }
+
 void Model::zero_grad() { std::fill(grads_.begin(), grads_.end(), 0.0f); }
 
 std::span<const float> Model::forward(std::span<const float> x, std::size_t N) {
@@ -79,12 +83,18 @@ std::span<const float> Model::forward(std::span<const float> x, std::size_t N) {
   const float* inp = x.data();
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     const LayerSpec& l = layers_[i];
-    std::vector<float>& out = acts_[i];
+    // A Linear followed by a ReLU writes the ReLU's output directly (bias and ReLU fused into the product's
+    // epilogue); the pre-activation is never needed: ReLU's backward only looks at its output.
+    const bool fuse_relu = l.kind == LayerSpec::Kind::Linear && i + 1 < layers_.size() &&
+                           layers_[i + 1].kind == LayerSpec::Kind::ReLU;
+    std::vector<float>& out = acts_[fuse_relu ? i + 1 : i];
     if (out.size() < N * l.out) out.resize(N * l.out);
     if (l.kind == LayerSpec::Kind::Linear) {
       const std::span<const float> w(params_.data() + offsets_[i], l.out * l.in);
       const std::span<const float> b(params_.data() + offsets_[i] + l.out * l.in, l.out);
-      kernels::linear_forward(out, std::span(inp, N * l.in), w, b, N, l.in, l.out);
+      if (fuse_relu) kernels::linear_relu_forward(out, std::span(inp, N * l.in), w, b, N, l.in, l.out);
+      else kernels::linear_forward(out, std::span(inp, N * l.in), w, b, N, l.in, l.out);
+      if (fuse_relu) ++i;
     } else {
       kernels::relu_forward(out, std::span(inp, N * l.in), N * l.in);
     }

@@ -54,6 +54,7 @@ EvalResult evaluate(Model& model, DataLoader& loader) {
 
 History fit(Model& model, DataLoader& train, DataLoader& val, Optimizer& optimizer, const FitOptions& options) {
   using Clock = std::chrono::steady_clock;
+  if (options.threads > 0) set_num_threads(options.threads);
   const std::size_t C = model.num_classes();
   // The loop's only buffers, sized once: probabilities, then (in place) the gradient of the logits.
   std::vector<float> probs(train.batch_size() * C);

@@ -2,9 +2,15 @@
 
 #include <cmath>
 
+#include "kernels/parallel.hpp"
 #include "mnist/error.hpp"
 
 namespace mnist {
+
+namespace {
+// Below this many parameters one thread updates them all: a hand-over costs more than it saves.
+constexpr std::size_t kParallelMinParameters = 16384;
+}  // namespace
 
 SGD::SGD(Model& model, SgdOptions options) : Optimizer(model), options_(options) {
   if (!(options_.lr >= 0)) throw UsageError("SGD: learning rate must be >= 0, got " + std::to_string(options_.lr));
@@ -22,17 +28,29 @@ void SGD::step() {
   const float lr = static_cast<float>(options_.lr), wd = static_cast<float>(options_.weight_decay);
   const float mom = static_cast<float>(options_.momentum), damp = 1.0f - static_cast<float>(options_.dampening);
   const bool first = momentum_buffer_.empty();
+  const bool nesterov = options_.nesterov;
   if (mom != 0.0f && first) momentum_buffer_.assign(p.size(), 0.0f);
-  for (std::size_t i = 0; i < p.size(); ++i) {
-    float d = g[i];
-    if (wd != 0.0f) d += wd * p[i];
-    if (mom != 0.0f) {
-      float& buf = momentum_buffer_[i];
-      buf = first ? d : buf * mom + damp * d;
-      d = options_.nesterov ? d + mom * buf : buf;
+  float* buffer = momentum_buffer_.data();
+  // Elementwise, so chunks (fixed by the size alone) change nothing but who computes what.
+  const std::size_t chunks = p.size() >= kParallelMinParameters ? 2 : 1;
+  auto chunk = [&](std::size_t c) {
+    const kernels::Range r = kernels::chunk_range(p.size(), chunks, c, 16);
+    if (wd == 0.0f && mom == 0.0f) {
+      for (std::size_t i = r.begin; i < r.end; ++i) p[i] += -lr * g[i];  // the tutorial's case, vectorised
+      return;
     }
-    p[i] += -lr * d;
-  }
+    for (std::size_t i = r.begin; i < r.end; ++i) {
+      float d = g[i];
+      if (wd != 0.0f) d += wd * p[i];
+      if (mom != 0.0f) {
+        float& buf = buffer[i];
+        buf = first ? d : buf * mom + damp * d;
+        d = nesterov ? d + mom * buf : buf;
+      }
+      p[i] += -lr * d;
+    }
+  };
+  kernels::parallel_for_chunks(chunks, chunk);
   ++steps_;
 }
 

@@ -1,0 +1,33 @@
+// A small persistent thread pool for deterministic data parallelism.
+//
+// Work is always cut into the same chunks, whatever the thread count (the caller fixes the chunking from the
+// shapes alone); threads only decide WHO runs a chunk (chunk c runs on thread c % threads). A chunk computes the
+// same float operations in the same order on any thread, so one thread and two threads give bit-identical results.
+#pragma once
+#include <cstddef>
+
+namespace mnist::kernels {
+
+/// Sets the number of threads parallel_chunks uses (1 = everything on the caller's thread; clamped to 1..64).
+/// Workers are started once and kept; not to be called while parallel_chunks runs.
+void set_num_threads(int threads);
+int num_threads();
+
+/// Runs fn(ctx, c) for every c in [0, chunks), chunk c on thread c % num_threads() (thread 0 is the caller), and
+/// returns when all are done. No allocation. Not reentrant: fn must not call parallel_chunks.
+void parallel_chunks(std::size_t chunks, void (*fn)(void* ctx, std::size_t chunk), void* ctx);
+
+/// The same for any callable f(std::size_t chunk).
+template <class F>
+void parallel_for_chunks(std::size_t chunks, F& f) {
+  parallel_chunks(chunks, [](void* ctx, std::size_t c) { (*static_cast<F*>(ctx))(c); }, &f);
+}
+
+/// [begin, end) of chunk c when n items are cut into `chunks` near-equal contiguous parts (first parts larger),
+/// optionally rounded to multiples of `align` items.
+struct Range {
+  std::size_t begin, end;
+};
+Range chunk_range(std::size_t n, std::size_t chunks, std::size_t c, std::size_t align = 1);
+
+}  // namespace mnist::kernels

@@ -259,6 +259,31 @@ TEST_F(CliTrain, InterruptedRunResumesBitIdentically) {
   EXPECT_EQ(hidden_files(dir), std::vector<std::string>{});
 }
 
+TEST_F(CliTrain, InterruptedBeforeFirstEpochSavesNothingAndCannotResume) {
+  const fs::path dir = out_ / "early";
+  CliRun stopped =
+      run_cli("train " + data_flags() + " " + kRunFlags + " --stop-after-batches 5 --out " + quoted(dir), 120);
+  EXPECT_EQ(stopped.code, 130) << stopped.err;
+  EXPECT_EQ(line_count(stopped.err), 1u) << stopped.err;
+  EXPECT_NE(stopped.err.find("nothing was saved"), std::string::npos) << stopped.err;
+  EXPECT_FALSE(fs::exists(dir / "model.safetensors"));
+  EXPECT_FALSE(fs::exists(dir / "resume.safetensors"));
+  CliRun resumed = run_cli("train --resume " + quoted(dir), 60);
+  EXPECT_EQ(resumed.code, 1) << resumed.err;
+  EXPECT_EQ(line_count(resumed.err), 1u) << resumed.err;
+  EXPECT_NE(resumed.err.find("resume.safetensors"), std::string::npos) << resumed.err;
+}
+
+TEST_F(CliTrain, ThreadCountDoesNotChangeTheRun) {
+  ASSERT_TRUE(first_ok());
+  const fs::path one = out_ / "one-thread";
+  const std::string flags = "--model hidden-relu --epochs 2 --momentum 0.9 --seed 7 --threads 1";
+  CliRun run = run_cli("train " + data_flags() + " " + flags + " --out " + quoted(one), 120);
+  ASSERT_EQ(run.code, 0) << run.err;
+  EXPECT_EQ(curve_of(json_of(run_dir() / "history.json")), curve_of(json_of(one / "history.json")));
+  EXPECT_EQ(tensor_bytes(run_dir() / "model.safetensors"), tensor_bytes(one / "model.safetensors"));
+}
+
 TEST_F(CliTrain, DivergenceIsReportedWithEpochAndLr) {
   const fs::path dir = out_ / "diverged";
   CliRun run = run_cli("train " + data_flags() + " --model hidden --lr 1e4 --epochs 2 --threads 2 --out " + quoted(dir), 120);

@@ -27,7 +27,7 @@ void add_data_options(CLI::App& command, CommonOptions& options, const std::stri
 
 void add_compute_options(CLI::App& command, CommonOptions& options) {
   command.add_option("--seed", options.seed, "Random seed (same seed, same result)")->type_name("N")->capture_default_str();
-  command.add_option("--threads", options.threads, "Threads to use (0: all cores)")
+  command.add_option("--threads", options.threads, "Threads to use (0: all cores); the result is the same for any count")
       ->check(CLI::Range(0, 1024))
       ->type_name("N")
       ->capture_default_str();

@@ -12,7 +12,7 @@ namespace mnist::cli {
 struct CommonOptions {
   DataOptions data;
   std::uint64_t seed = 0;
-  int threads = 0;  // 0: all cores
+  int threads = 1;  // 0: all cores; results are the same for any count
 };
 
 /// --dataset NAME (mnist, fashion-mnist, kmnist, custom), --data-dir DIR, --download, --mirror URL (repeatable).

@@ -1,5 +1,7 @@
 #include "training_run.hpp"
 
+#include <algorithm>
+#include <thread>
 #include <fmt/format.h>
 
 #include <cmath>
@@ -150,6 +152,9 @@ void check_training_flags(const TrainingFlags& f) {
 
 std::unique_ptr<PreparedData> prepare_data(const TrainingFlags& f) {
   auto d = std::make_unique<PreparedData>();
+  // Work is cut into chunks fixed by the shapes alone, so the thread count changes speed, never results.
+  set_num_threads(f.common.threads == 0 ? static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))
+                                        : f.common.threads);
   d->train = load_dataset(f.common.data, Split::Train);
   d->test = load_dataset(f.common.data, Split::Test);
   const std::vector<std::size_t> counts = split_counts(d->train.size(), {1.0 - f.val_fraction, f.val_fraction});

@@ -259,6 +259,21 @@ TEST_F(CliTrain, InterruptedRunResumesBitIdentically) {
   EXPECT_EQ(hidden_files(dir), std::vector<std::string>{});
 }
 
+TEST_F(CliTrain, ResumeWithMoreEpochsContinuesTheCurve) {
+  ASSERT_TRUE(first_ok());
+  const fs::path dir = out_ / "longer";
+  fs::copy(run_dir(), dir, fs::copy_options::recursive);
+  CliRun run = run_cli("train --resume " + quoted(dir) + " --epochs 3 --threads 2", 120);
+  ASSERT_EQ(run.code, 0) << run.err;
+  EXPECT_TRUE(std::regex_search(run.out, std::regex(R"((^|\n)epoch 3/3  loss )"))) << run.out;
+  const auto before = curve_of(json_of(run_dir() / "history.json")), after = curve_of(json_of(dir / "history.json"));
+  ASSERT_EQ(after.size(), 3u);
+  EXPECT_EQ(after[0], before[0]);
+  EXPECT_EQ(after[1], before[1]);
+  EXPECT_EQ(load_checkpoint(dir / "model.safetensors").metadata.at("epochs_completed"), "3");
+  EXPECT_NE(tensor_bytes(dir / "model.safetensors"), tensor_bytes(run_dir() / "model.safetensors"));
+}
+
 TEST_F(CliTrain, InterruptedBeforeFirstEpochSavesNothingAndCannotResume) {
   const fs::path dir = out_ / "early";
   CliRun stopped =

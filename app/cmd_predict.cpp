@@ -166,14 +166,7 @@ void register_predict(CLI::App& app) {
   command->add_option("IMAGE", options->images,
                       "PNG or JPEG images of one digit/item each, any size (made MNIST-like unless --no-preprocess)")
       ->type_name("IMAGE");
-  // Checked as text before CLI11 converts it: an unsigned conversion would wrap "-1" around.
-  const CLI::Validator whole_number(
-      [](std::string& text) -> std::string {
-        if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos)
-          return "'" + text + "' is not an image index (a whole number >= 0)";
-        return {};
-      },
-      "");
+  const CLI::Validator whole_number = whole_number_validator("an image index");
   command->add_option("--index", options->indices, "Predict image(s) N of the split instead of files (one or more)")
       ->type_name("N")
       ->check(whole_number);

@@ -78,14 +78,7 @@ void register_show(CLI::App& app) {
   auto options = std::make_shared<ShowOptions>();
   CLI::App* command = app.add_subcommand(
       "show", "Show images and their labels: a PNG figure with -o (a grid for several), or drawn in the terminal");
-  // Checked as text before CLI11 converts it: an unsigned conversion would wrap "-1" around.
-  const CLI::Validator whole_number(
-      [](std::string& text) -> std::string {
-        if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos)
-          return "'" + text + "' is not an image index (a whole number >= 0)";
-        return {};
-      },
-      "");
+  const CLI::Validator whole_number = whole_number_validator("an image index");
   command->add_option("INDEX", options->indices, "Index of an image in the split (one or more)")
       ->required()
       ->type_name("N")

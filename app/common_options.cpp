@@ -25,8 +25,21 @@ void add_data_options(CLI::App& command, CommonOptions& options, const std::stri
   });
 }
 
+CLI::Validator whole_number_validator(const std::string& what) {
+  return CLI::Validator(
+      [what](std::string& text) -> std::string {
+        if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos)
+          return "'" + text + "' is not " + what + " (a whole number >= 0)";
+        return {};
+      },
+      "");
+}
+
 void add_compute_options(CLI::App& command, CommonOptions& options) {
-  command.add_option("--seed", options.seed, "Random seed (same seed, same result)")->type_name("N")->capture_default_str();
+  command.add_option("--seed", options.seed, "Random seed (same seed, same result)")
+      ->type_name("N")
+      ->check(whole_number_validator("a seed"))
+      ->capture_default_str();
   command.add_option("--threads", options.threads, "Threads to use (0: all cores); the result is the same for any count")
       ->check(CLI::Range(0, 1024))
       ->type_name("N")

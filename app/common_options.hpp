@@ -18,6 +18,10 @@ struct CommonOptions {
 /// --dataset NAME (mnist, fashion-mnist, kmnist, custom), --data-dir DIR, --download, --mirror URL (repeatable).
 /// --data-dir without --dataset means --dataset custom. Uses the command's parse_complete_callback.
 void add_data_options(CLI::App& command, CommonOptions& options, const std::string& default_dataset = "mnist");
+/// Accepts only a whole number >= 0 (up to 18 digits), checked as text before CLI11 converts it: an unsigned
+/// conversion would silently wrap "-1" around. what names the value in the message ("an image index").
+CLI::Validator whole_number_validator(const std::string& what);
+
 /// --seed N, --threads N.
 void add_compute_options(CLI::App& command, CommonOptions& options);
 

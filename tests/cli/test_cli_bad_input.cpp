@@ -182,6 +182,7 @@ const std::vector<Case>& cases() {
       {"plot-activation relu -o ''", 2, "-o"},
       {"plot-activation relu -o {MISSING}/x.png", 1, "{MISSING}"},
       {"train --data-dir {DATA} --out ''", 2, "--out"},
+      {"train --data-dir {DATA} --seed -1", 2, "--seed"},
       {"train --data-dir {DATA} --resume ''", 2, "--resume"},
       {"train --data-dir {DATA} --out {TEXT}", 1, "{TEXT}"},
       {"compare --data-dir {DATA} --out ''", 2, "--out"},

@@ -1,55 +1,21 @@
 // The mnist binary's info and show commands: output, and exit codes 0 / 1 (runtime error) / 2 (usage error) with a
 // one-line message. The binary is found through $MNIST_CLI (set by mnist_add_test).
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <array>
-#include <cstdio>
-#include <cstdlib>
 #include <string>
 
+#include "support/cli_runner.hpp"
 #include "support/test_support.hpp"
 
 using namespace mnist::testing;
-
-namespace {
-
-struct CliRun {
-  int code = -1;
-  std::string out;  // stdout
-  std::string err;  // stderr
-};
-
-// Runs `$MNIST_CLI args` through the shell (args are trusted test strings), capturing both streams.
-CliRun run_cli(const std::string& args, const std::string& cwd = "") {
-  const char* cli = std::getenv("MNIST_CLI");
-  CliRun run;
-  if (!cli) {
-    ADD_FAILURE() << "MNIST_CLI is not set";
-    return run;
-  }
-  TempDir capture;
-  std::string command = (cwd.empty() ? "" : "cd '" + cwd + "' && ") + "'" + cli + "' " + args + " >'" +
-                        (capture / "out").string() + "' 2>'" + (capture / "err").string() + "'";
-  int status = std::system(command.c_str());
-  run.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  auto out = read_file(capture / "out");
-  auto err = read_file(capture / "err");
-  run.out.assign(out.begin(), out.end());
-  run.err.assign(err.begin(), err.end());
-  return run;
-}
-
-std::size_t lines(const std::string& text) { return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')); }
-
-}  // namespace
 
 TEST(CliData, UsageErrorsExitTwoWithOneLine) {
   for (const char* args : {"info --bogus", "info --dataset cifar", "show", "show abc", "show 0 --split validation",
                            "show -1", "", "frobnicate"}) {
     CliRun run = run_cli(args);
     EXPECT_EQ(run.code, 2) << args << ": " << run.err;
-    EXPECT_EQ(lines(run.err), 1u) << args << ": " << run.err;
+    EXPECT_EQ(line_count(run.err), 1u) << args << ": " << run.err;
     EXPECT_EQ(run.err.rfind("mnist: usage error: ", 0), 0u) << args << ": " << run.err;
   }
   EXPECT_NE(run_cli("info --bogus").err.find("--bogus"), std::string::npos);
@@ -66,9 +32,9 @@ TEST(CliData, HelpExitsZero) {
 
 TEST(CliData, RuntimeErrorsExitOneWithOneLine) {
   TempDir dir;
-  CliRun missing = run_cli("info --dataset kmnist", dir.path().string());  // nothing in ./data, no --download
+  CliRun missing = run_cli("info --dataset kmnist", 60, dir.path().string());  // nothing in ./data, no --download
   EXPECT_EQ(missing.code, 1) << missing.err;
-  EXPECT_EQ(lines(missing.err), 1u) << missing.err;
+  EXPECT_EQ(line_count(missing.err), 1u) << missing.err;
   EXPECT_EQ(missing.err.rfind("mnist: error: KMNIST not found", 0), 0u) << missing.err;
   EXPECT_NE(missing.err.find("--download"), std::string::npos) << missing.err;
 
@@ -76,7 +42,7 @@ TEST(CliData, RuntimeErrorsExitOneWithOneLine) {
   write_file(dir / "train-labels-idx1-ubyte", idx_bytes(0x08, {1}, {0}));
   CliRun bad = run_cli("show 0 --data-dir '" + dir.path().string() + "'");
   EXPECT_EQ(bad.code, 1) << bad.err;
-  EXPECT_EQ(lines(bad.err), 1u) << bad.err;
+  EXPECT_EQ(line_count(bad.err), 1u) << bad.err;
   EXPECT_NE(bad.err.find("not gzip data"), std::string::npos) << bad.err;
 }
 
@@ -101,7 +67,7 @@ TEST(CliData, InfoAndShowOnFashionMnist) {
   CliRun ascii = run_cli("show 0 --ascii" + data);
   EXPECT_EQ(ascii.code, 0) << ascii.err;
   EXPECT_NE(ascii.out.find("#0 Label: 9 (Ankle boot)"), std::string::npos) << ascii.out;
-  EXPECT_EQ(lines(ascii.out), 1u + 28u + 2u);
+  EXPECT_EQ(line_count(ascii.out), 1u + 28u + 2u);
 
   CliRun range = run_cli("show 60000" + data);
   EXPECT_EQ(range.code, 2) << range.err;

@@ -8,76 +8,33 @@
 #include <mnist/mnist.hpp>
 
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
-#include <optional>
 #include <string>
 #include <vector>
 
+#include "example_args.hpp"
+
 namespace {
 
-struct Args {
-  mnist::DataOptions data;
+// --dataset, --data-dir, --download, --epochs, --limit, --seed, --out (the confusion matrix and checkpoint go there
+// when given), and this example's own --model and --lr.
+struct Args : example::CommonArgs {
   std::string model = "784-256-relu-128-relu-10";
-  std::size_t epochs = 5;
   double lr = 1e-3;
-  std::size_t limit = 0;  // 0: every training image
-  std::uint64_t seed = 0;
-  std::optional<std::filesystem::path> out;  // confusion matrix and checkpoint go here when given
 };
-
-std::size_t parse_count(const std::string& flag, const std::string& text) {
-  std::size_t used = 0;
-  unsigned long long value = 0;
-  try {
-    value = std::stoull(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used == 0 || used != text.size() || text[0] == '-')
-    throw mnist::UsageError(flag + ": expected a non-negative integer, got '" + text + "'");
-  return static_cast<std::size_t>(value);
-}
-
-double parse_positive(const std::string& flag, const std::string& text) {
-  std::size_t used = 0;
-  double value = 0;
-  try {
-    value = std::stod(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used == 0 || used != text.size() || !(value > 0))
-    throw mnist::UsageError(flag + ": expected a positive number, got '" + text + "'");
-  return value;
-}
 
 Args parse_args(int argc, char** argv) {
   Args args;
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw mnist::UsageError(flag + " needs a value");
-      return argv[++i];
-    };
-    if (flag == "--dataset") args.data.dataset = value();
-    else if (flag == "--data-dir") args.data.data_dir = value();
-    else if (flag == "--download") args.data.download = true;
-    else if (flag == "--model") args.model = value();
-    else if (flag == "--epochs") args.epochs = parse_count(flag, value());
-    else if (flag == "--lr") args.lr = parse_positive(flag, value());
-    else if (flag == "--limit") args.limit = parse_count(flag, value());
-    else if (flag == "--seed") args.seed = parse_count(flag, value());
-    else if (flag == "--out") args.out = value();
-    else if (flag == "--help" || flag == "-h") {
-      std::puts("usage: custom_mlp [--dataset NAME] [--data-dir DIR] [--download] [--model SPEC] [--epochs E] "
-                "[--lr LR] [--limit N] [--seed S] [--out DIR]");
-      std::exit(0);
-    } else {
-      throw mnist::UsageError("unknown option '" + flag + "' (try --help)");
-    }
-  }
-  if (args.epochs == 0) throw mnist::UsageError("--epochs must be at least 1");
+  args.epochs = 5;
+  example::parse_args(argc, argv,
+                      "usage: custom_mlp [--dataset NAME] [--data-dir DIR] [--download] [--model SPEC] [--epochs E] "
+                      "[--lr LR] [--limit N] [--seed S] [--out DIR]",
+                      args, [&](const std::string& flag, const example::FlagValue& value) {
+                        if (flag == "--model") args.model = value();
+                        else if (flag == "--lr") args.lr = example::parse_positive(flag, value());
+                        else return false;
+                        return true;
+                      });
   return args;
 }
 
@@ -123,10 +80,10 @@ int run(const Args& args) {
     if (total > 0) std::printf("  %-12s %.4f\n", classes[c].c_str(), confusion[c][c] / total);
   }
 
-  if (args.out) {
-    std::filesystem::create_directories(*args.out);
-    const std::filesystem::path matrix_png = *args.out / "confusion.png";
-    const std::filesystem::path checkpoint = *args.out / "model.safetensors";
+  if (!args.out.empty()) {
+    std::filesystem::create_directories(args.out);
+    const std::filesystem::path matrix_png = args.out / "confusion.png";
+    const std::filesystem::path checkpoint = args.out / "model.safetensors";
     mnist::plot_heatmap(matrix_png, confusion, classes, "Test set: " + model.spec());
     mnist::save_state_dict(checkpoint, model, {{"optimizer", "adam"}, {"epochs", std::to_string(args.epochs)}});
     std::printf("wrote %s and %s\n", matrix_png.string().c_str(), checkpoint.string().c_str());
@@ -137,13 +94,5 @@ int run(const Args& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
-    return run(parse_args(argc, argv));
-  } catch (const mnist::UsageError& e) {
-    std::fprintf(stderr, "custom_mlp: error: %s\n", e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "custom_mlp: error: %s\n", e.what());
-    return 1;
-  }
+  return example::run_main("custom_mlp", [&] { return run(parse_args(argc, argv)); });
 }

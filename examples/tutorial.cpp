@@ -9,59 +9,25 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "example_args.hpp"
+
 namespace {
 
-struct Args {
-  mnist::DataOptions data;
-  std::filesystem::path out = "tutorial-figures";
-  std::size_t epochs = 10;
-  std::size_t limit = 0;  // 0: all training images
-  std::uint64_t seed = 0;
-};
-
-std::size_t parse_count(const std::string& flag, const std::string& text) {
-  std::size_t used = 0;
-  unsigned long long value = 0;
-  try {
-    value = std::stoull(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used == 0 || used != text.size() || text[0] == '-')
-    throw mnist::UsageError(flag + ": expected a non-negative integer, got '" + text + "'");
-  return static_cast<std::size_t>(value);
-}
+using Args = example::CommonArgs;  // --dataset, --data-dir, --download, --out, --epochs, --limit, --seed
 
 Args parse_args(int argc, char** argv) {
   Args args;
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw mnist::UsageError(flag + " needs a value");
-      return argv[++i];
-    };
-    if (flag == "--dataset") args.data.dataset = value();
-    else if (flag == "--data-dir") args.data.data_dir = value();
-    else if (flag == "--download") args.data.download = true;
-    else if (flag == "--out") args.out = value();
-    else if (flag == "--epochs") args.epochs = parse_count(flag, value());
-    else if (flag == "--limit") args.limit = parse_count(flag, value());
-    else if (flag == "--seed") args.seed = parse_count(flag, value());
-    else if (flag == "--help" || flag == "-h") {
-      std::puts("usage: tutorial [--dataset NAME] [--data-dir DIR] [--download] [--out DIR] [--epochs E] "
-                "[--limit N] [--seed S]");
-      std::exit(0);
-    } else {
-      throw mnist::UsageError("unknown option '" + flag + "' (try --help)");
-    }
-  }
-  if (args.epochs == 0) throw mnist::UsageError("--epochs must be at least 1");
+  args.epochs = 10;
+  args.out = "tutorial-figures";
+  example::parse_args(argc, argv,
+                      "usage: tutorial [--dataset NAME] [--data-dir DIR] [--download] [--out DIR] [--epochs E] "
+                      "[--limit N] [--seed S]",
+                      args);
   return args;
 }
 
@@ -198,13 +164,5 @@ int run(const Args& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
-    return run(parse_args(argc, argv));
-  } catch (const mnist::UsageError& e) {
-    std::fprintf(stderr, "tutorial: error: %s\n", e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "tutorial: error: %s\n", e.what());
-    return 1;
-  }
+  return example::run_main("tutorial", [&] { return run(parse_args(argc, argv)); });
 }

@@ -23,15 +23,11 @@
 namespace mnist::cli {
 namespace {
 
-struct EvaluateOptions {
-  CommonOptions common;
-  std::string model_path;
-  std::string model_spec;  // --model, for a checkpoint without metadata
+struct EvaluateOptions : CheckpointOptions {  // MODEL, --model, the data options
   std::string split = "test";
   std::string output;  // -o heatmap PNG
   std::string json;    // --json FILE
-  bool dataset_given = false, data_dir_given = false;
-  bool model_spec_given = false, output_given = false, json_given = false;  // given, even if empty
+  bool output_given = false, json_given = false;  // given, even if empty
 };
 
 // Class names for the report: the data's own when it is a built-in data set (they name the true labels), else the
@@ -80,13 +76,12 @@ void write_json(const std::string& path, const EvaluateOptions& options, const C
 
 void run_evaluate(EvaluateOptions& options) {
   // Flags are checked before the data is read; outputs before anything is computed.
-  if (options.model_spec_given && options.model_spec.empty()) throw UsageError("--model: the spec is empty");
+  if (options.model_spec_given() && options.model_spec.empty()) throw UsageError("--model: the spec is empty");
   if (options.output_given) check_output_path("-o", options.output);
   if (options.json_given) check_output_path("--json", options.json);
   Checkpoint checkpoint = load_model_file(options.model_path, options.model_spec);
-  const DataOptions data_options = data_options_for(checkpoint, options.model_path, options.common.data,
-                                                    options.dataset_given, options.data_dir_given);
-  const Dataset data = load_dataset(data_options, options.split == "train" ? Split::Train : Split::Test);
+  const Dataset data =
+      load_dataset(data_options_for(checkpoint, options), options.split == "train" ? Split::Train : Split::Test);
   check_model_fits(checkpoint, options.model_path, data);
 
   DataLoader loader(data, LoaderOptions{.batch_size = 1000});
@@ -125,10 +120,7 @@ void register_evaluate(CLI::App& app) {
   auto options = std::make_shared<EvaluateOptions>();
   CLI::App* command = app.add_subcommand(
       "evaluate", "Evaluate a trained model on a split: accuracy, per-class precision/recall, confusion matrix");
-  command->add_option("MODEL", options->model_path, "Checkpoint (.safetensors) written by mnist train, or PyTorch "
-                                                    "parameters with --model")
-      ->required()
-      ->type_name("MODEL.safetensors");
+  add_checkpoint_options(*command, *options);
   command->add_option("--split", options->split, "Which split: test or train")
       ->check(CLI::IsMember({"train", "test"}))
       ->type_name("SPLIT")
@@ -137,20 +129,9 @@ void register_evaluate(CLI::App& app) {
       ->type_name("FILE.png");
   command->add_option("--json", options->json, "Write accuracy, per-class metrics and the confusion matrix as JSON")
       ->type_name("FILE");
-  command->add_option("--model", options->model_spec,
-                      "Architecture of a checkpoint without metadata (a preset or an MLP spec such as 784-32-relu-10)")
-      ->type_name("SPEC");
-  // The data set defaults to the one the checkpoint was trained on, which is only known once it is read.
-  add_data_options(*command, options->common);
-  CLI::Option* dataset = command->get_option("--dataset");
-  CLI::Option* data_dir = command->get_option("--data-dir");
-  CLI::Option* model = command->get_option("--model");
   CLI::Option* output = command->get_option("--output");
   CLI::Option* json = command->get_option("--json");
-  command->callback([options, dataset, data_dir, model, output, json] {
-    options->dataset_given = dataset->count() > 0;
-    options->data_dir_given = data_dir->count() > 0;
-    options->model_spec_given = model->count() > 0;
+  command->callback([options, output, json] {
     options->output_given = output->count() > 0;
     options->json_given = json->count() > 0;
     run_evaluate(*options);

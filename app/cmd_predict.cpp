@@ -25,17 +25,13 @@ namespace {
 
 constexpr std::size_t kMaxFigureImages = 400;  // plot_image_grid's limit
 
-struct PredictOptions {
-  CommonOptions common;
-  std::string model_path;
+struct PredictOptions : CheckpointOptions {  // MODEL, --model, the data options
   std::vector<std::string> images;
   std::vector<std::size_t> indices;
   std::string split = "test";
   std::string output;
-  std::string model_spec;
   bool no_preprocess = false;
-  bool dataset_given = false, data_dir_given = false;
-  bool model_spec_given = false, output_given = false;  // given, even if empty
+  bool output_given = false;  // given, even if empty
 };
 
 // One input, ready for the model: pixels [rows * cols], and how to name it.
@@ -73,9 +69,8 @@ std::vector<Input> read_image_inputs(const PredictOptions& options, const ImageS
 
 std::vector<Input> read_dataset_inputs(const PredictOptions& options, const Checkpoint& checkpoint,
                                        ImageShape& shape) {
-  const DataOptions data_options = data_options_for(checkpoint, options.model_path, options.common.data,
-                                                    options.dataset_given, options.data_dir_given);
-  const Dataset data = load_dataset(data_options, options.split == "train" ? Split::Train : Split::Test);
+  const Dataset data =
+      load_dataset(data_options_for(checkpoint, options), options.split == "train" ? Split::Train : Split::Test);
   for (std::size_t index : options.indices)
     if (index >= data.size())
       throw UsageError(fmt::format("--index {} is out of range: the {} split has {} images (0 to {})", index,
@@ -96,7 +91,7 @@ void run_predict(const PredictOptions& options) {
     throw UsageError(options.images.empty() ? "give IMAGE files or --index N (images of the --split)"
                                             : "give either IMAGE files or --index N, not both");
   const std::size_t count = options.images.size() + options.indices.size();
-  if (options.model_spec_given && options.model_spec.empty()) throw UsageError("--model: the spec is empty");
+  if (options.model_spec_given() && options.model_spec.empty()) throw UsageError("--model: the spec is empty");
   if (options.output_given) {
     if (count > kMaxFigureImages)
       throw UsageError(fmt::format("-o draws at most {} images in one figure, {} given", kMaxFigureImages, count));
@@ -122,7 +117,7 @@ void run_predict(const PredictOptions& options) {
   const Tensor probs = checkpoint.model.predict_proba(x, inputs.size());  // [inputs, classes]
   const std::size_t classes = checkpoint.model.num_classes();
   // A bare PyTorch file names no classes: --dataset (a built-in one) can.
-  if (!checkpoint.metadata.contains("classes") && options.dataset_given && options.common.data.dataset != "custom" &&
+  if (!checkpoint.metadata.contains("classes") && options.dataset_given() && options.common.data.dataset != "custom" &&
       dataset_info(options.common.data.dataset).classes.size() == classes)
     checkpoint.classes = dataset_info(options.common.data.dataset).classes;
 
@@ -159,10 +154,7 @@ void register_predict(CLI::App& app) {
   auto options = std::make_shared<PredictOptions>();
   CLI::App* command = app.add_subcommand(
       "predict", "Predict the class of images (PNG/JPEG files, or --index N of a split) with a trained model");
-  command->add_option("MODEL", options->model_path,
-                      "Checkpoint (.safetensors) written by mnist train, or PyTorch parameters with --model")
-      ->required()
-      ->type_name("MODEL.safetensors");
+  add_checkpoint_options(*command, *options);  // MODEL first: the positional arguments are MODEL IMAGE...
   command->add_option("IMAGE", options->images,
                       "PNG or JPEG images of one digit/item each, any size (made MNIST-like unless --no-preprocess)")
       ->type_name("IMAGE");
@@ -179,18 +171,8 @@ void register_predict(CLI::App& app) {
       ->type_name("FILE.png");
   command->add_flag("--no-preprocess", options->no_preprocess,
                     "Feed IMAGE as it is (it must have the model's size, 28x28; white digit on black)");
-  command->add_option("--model", options->model_spec,
-                      "Architecture of a checkpoint without metadata (a preset or an MLP spec such as 784-32-relu-10)")
-      ->type_name("SPEC");
-  add_data_options(*command, options->common);
-  CLI::Option* dataset = command->get_option("--dataset");
-  CLI::Option* data_dir = command->get_option("--data-dir");
-  CLI::Option* model = command->get_option("--model");
   CLI::Option* output = command->get_option("--output");
-  command->callback([options, dataset, data_dir, model, output] {
-    options->dataset_given = dataset->count() > 0;
-    options->data_dir_given = data_dir->count() > 0;
-    options->model_spec_given = model->count() > 0;
+  command->callback([options, output] {
     options->output_given = output->count() > 0;
     run_predict(*options);
   });

@@ -10,6 +10,20 @@
 
 namespace mnist::cli {
 
+void add_checkpoint_options(CLI::App& command, CheckpointOptions& options) {
+  command.add_option("MODEL", options.model_path,
+                     "Checkpoint (.safetensors) written by mnist train, or PyTorch parameters with --model")
+      ->required()
+      ->type_name("MODEL.safetensors");
+  const std::string model_help =
+      "Architecture of a checkpoint without metadata (a preset or an MLP spec such as 784-32-relu-10)";
+  options.model_flag = command.add_option("--model", options.model_spec, model_help)->type_name("SPEC");
+  // The data set defaults to the one the checkpoint was trained on, which is only known once it is read.
+  add_data_options(command, options.common);
+  options.dataset_flag = command.get_option("--dataset");
+  options.data_dir_flag = command.get_option("--data-dir");
+}
+
 Checkpoint load_model_file(const std::string& path, const std::string& model_flag) {
   if (!model_flag.empty()) parse_model_spec(model_flag);  // a bad spec is a usage error before any file is read
   Checkpoint checkpoint = load_checkpoint(path, model_flag);
@@ -23,12 +37,12 @@ Checkpoint load_model_file(const std::string& path, const std::string& model_fla
   return checkpoint;
 }
 
-DataOptions data_options_for(const Checkpoint& checkpoint, const std::string& model_path, DataOptions given,
-                             bool dataset_given, bool data_dir_given) {
-  if (dataset_given || data_dir_given || checkpoint.dataset.empty()) return given;
+DataOptions data_options_for(const Checkpoint& checkpoint, const CheckpointOptions& options) {
+  DataOptions given = options.common.data;
+  if (options.dataset_given() || options.data_dir_given() || checkpoint.dataset.empty()) return given;
   if (checkpoint.dataset == "custom")
     throw UsageError(fmt::format("{} was trained on a custom data set: give its directory with --data-dir DIR",
-                                 model_path));
+                                 options.model_path));
   given.dataset = checkpoint.dataset;  // a built-in name (load_dataset rejects anything else, naming it)
   return given;
 }

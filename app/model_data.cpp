@@ -18,9 +18,14 @@ void add_checkpoint_options(CLI::App& command, CheckpointOptions& options) {
   const std::string model_help =
       "Architecture of a checkpoint without metadata (a preset or an MLP spec such as 784-32-relu-10)";
   options.model_flag = command.add_option("--model", options.model_spec, model_help)->type_name("SPEC");
-  // The data set defaults to the one the checkpoint was trained on, which is only known once it is read.
   add_data_options(command, options.common);
-  options.dataset_flag = command.get_option("--dataset");
+  // The data set defaults to the one the checkpoint was trained on, known only once it is read: mnist, the fallback
+  // for a checkpoint that records none, is not the default to show.
+  CLI::Option* dataset = command.get_option("--dataset");
+  dataset->default_str("");
+  dataset->description(dataset->get_description() +
+                       "; default: the data set recorded in the checkpoint (mnist if it records none)");
+  options.dataset_flag = dataset;
   options.data_dir_flag = command.get_option("--data-dir");
 }
 

@@ -281,6 +281,22 @@ TEST_F(CliEvalFashion, DataOfAnotherShapeIsRefusedNamingTheModel) {
   EXPECT_NE(run.err.find("30x30"), std::string::npos) << run.err;
 }
 
+// Without --dataset or --data-dir, evaluate and predict read the data set the checkpoint records
+// (EvaluateDefaultsToTheCheckpointsDataSet): their help says so instead of showing mnist as the default.
+TEST(CliEvalHelp, DatasetDefaultIsTheCheckpoints) {
+  for (const std::string command : {"evaluate", "predict"}) {
+    CliRun run = run_cli(command + " --help");
+    ASSERT_EQ(run.code, 0) << command << ": " << run.err;
+    const std::size_t start = run.out.find("  --dataset ");
+    ASSERT_NE(start, std::string::npos) << run.out;
+    const std::string flag_line = run.out.substr(start, run.out.find('\n', start) - start);
+    EXPECT_EQ(flag_line.find("=mnist"), std::string::npos) << command << ": " << flag_line;
+    EXPECT_NE(run.out.find("default: the data set recorded in the checkpoint (mnist if it records none)"),
+              std::string::npos)
+        << command << ": " << run.out;
+  }
+}
+
 // Preprocessing makes a picture MNIST-like; given an MNIST digit it should mostly keep the model's prediction,
 // also when the digit is drawn dark on light and larger, as a scan would be.
 TEST(CliEvalMnist, PreprocessedDigitsKeepTheirPrediction) {

@@ -13,7 +13,9 @@
 #include "mnist/image.hpp"
 #include "mnist/nn.hpp"
 #include "mnist/safetensors.hpp"
-#include "test_cli_eval_support.hpp"
+#include "support/cli_runner.hpp"
+#include "support/dataset_dirs.hpp"
+#include "support/test_support.hpp"
 
 using namespace mnist;
 using namespace mnist::testing;

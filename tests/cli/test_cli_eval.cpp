@@ -15,7 +15,9 @@
 #include "mnist/metrics.hpp"
 #include "mnist/safetensors.hpp"
 #include "mnist/train.hpp"
-#include "test_cli_eval_support.hpp"
+#include "support/cli_runner.hpp"
+#include "support/dataset_dirs.hpp"
+#include "support/test_support.hpp"
 
 using namespace mnist;
 using namespace mnist::testing;
@@ -38,15 +40,6 @@ std::map<std::string, std::string> checkpoint_metadata(const std::string& datase
           {"pixel_scaling", "x / 255"}, {"epochs", "2"}, {"lr", "0.1"}};
 }
 
-// Predicted classes in predict's output ("Predicted: 7 Sneaker (probability ...)"), in order.
-std::vector<int> predicted_classes(const std::string& out) {
-  std::vector<int> classes;
-  std::regex line(R"(Predicted: (\d+))");
-  for (auto it = std::sregex_iterator(out.begin(), out.end(), line); it != std::sregex_iterator(); ++it)
-    classes.push_back(std::stoi((*it)[1].str()));
-  return classes;
-}
-
 std::vector<float> pixels_of(std::span<const std::uint8_t> image) {
   std::vector<float> x(image.size());
   for (std::size_t i = 0; i < image.size(); ++i) x[i] = static_cast<float>(image[i]) / 255.0f;
@@ -66,14 +59,9 @@ GrayImage gray(std::span<const std::uint8_t> pixels, std::size_t rows, std::size
 class CliEvalFashion : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    auto fashion = fashion_mnist_dir();
-    if (!fashion) return;
+    if (!fashion_mnist_dir()) return;  // every test skips
     root_ = new TempDir();
-    Dataset all = load_dataset_dir(*fashion, Split::Test, "fashion-mnist");
-    std::vector<std::uint8_t> train_images, train_labels, test_images, test_labels;
-    slice(all, 0, 3000, train_images, train_labels);
-    slice(all, 3000, 1000, test_images, test_labels);
-    write_dataset_dir(data_dir(), 28, 28, train_images, train_labels, test_images, test_labels);
+    write_fashion_mnist_subset(data_dir());
     train_ = new Dataset(load_dataset_dir(data_dir(), Split::Train, "fashion-mnist"));
     test_ = new Dataset(load_dataset_dir(data_dir(), Split::Test, "fashion-mnist"));
     model_ = new Model(train_model(*train_, "hidden-relu", 2));

@@ -17,7 +17,9 @@
 #include "mnist/loader.hpp"
 #include "mnist/safetensors.hpp"
 #include "mnist/train.hpp"
-#include "test_cli_eval_support.hpp"
+#include "support/cli_runner.hpp"
+#include "support/dataset_dirs.hpp"
+#include "support/test_support.hpp"
 
 using namespace mnist;
 using namespace mnist::testing;
@@ -70,29 +72,15 @@ std::vector<std::pair<double, double>> curve_of(const json& history) {
   return curve;
 }
 
-// Predicted classes in predict's output ("Predicted: 7 Sneaker (probability ...)"), in order.
-std::vector<int> predicted_classes(const std::string& out) {
-  std::vector<int> classes;
-  std::regex line(R"(Predicted: (\d+))");
-  for (auto it = std::sregex_iterator(out.begin(), out.end(), line); it != std::sregex_iterator(); ++it)
-    classes.push_back(std::stoi((*it)[1].str()));
-  return classes;
-}
-
 // The flags every run here shares: the subset, hidden-relu with momentum, 2 epochs, a fixed seed, 2 threads.
 const std::string kRunFlags = "--model hidden-relu --epochs 2 --momentum 0.9 --seed 7 --threads 2";
 
 class CliTrain : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    auto fashion = fashion_mnist_dir();
-    if (!fashion) return;
+    if (!fashion_mnist_dir()) return;  // every test skips
     root_ = new TempDir();
-    Dataset all = load_dataset_dir(*fashion, Split::Test, "fashion-mnist");
-    std::vector<std::uint8_t> train_images, train_labels, test_images, test_labels;
-    slice(all, 0, 3000, train_images, train_labels);
-    slice(all, 3000, 1000, test_images, test_labels);
-    write_dataset_dir(data_dir(), 28, 28, train_images, train_labels, test_images, test_labels);
+    write_fashion_mnist_subset(data_dir());
     // The reference run most tests look at.
     first_ = new CliRun(run_cli("train " + data_flags() + " " + kRunFlags + " --out " + quoted(run_dir()), 120));
   }

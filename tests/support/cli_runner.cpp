@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <regex>
 
 #include "support/test_support.hpp"
 
@@ -33,6 +34,14 @@ CliRun run_cli(const std::string& args, int timeout_seconds, const std::string& 
 
 std::size_t line_count(const std::string& text) {
   return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+}
+
+std::vector<int> predicted_classes(const std::string& out) {
+  std::vector<int> classes;
+  const std::regex line(R"(Predicted: (\d+))");
+  for (auto it = std::sregex_iterator(out.begin(), out.end(), line); it != std::sregex_iterator(); ++it)
+    classes.push_back(std::stoi((*it)[1].str()));
+  return classes;
 }
 
 std::string quoted(const std::filesystem::path& path) { return "'" + path.string() + "'"; }

@@ -1,9 +1,10 @@
-// Running the mnist binary from the CLI tests: exit code and both streams of one run, with a time limit.
-// The binary is found through $MNIST_CLI (set by mnist_add_test).
+// Running the mnist binary from the CLI tests (exit code and both streams of one run, with a time limit), and reading
+// what it printed. The binary is found through $MNIST_CLI (set by mnist_add_test).
 #pragma once
 #include <cstddef>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace mnist::testing {
 
@@ -20,6 +21,9 @@ CliRun run_cli(const std::string& args, int timeout_seconds = 60, const std::str
 
 /// The number of '\n' in text: the tests' "one line of error" check.
 std::size_t line_count(const std::string& text);
+
+/// The classes in predict's output ("Predicted: 7 Sneaker (probability ...)"), in order.
+std::vector<int> predicted_classes(const std::string& out);
 
 /// path in single quotes, for a run_cli argument string.
 std::string quoted(const std::filesystem::path& path);

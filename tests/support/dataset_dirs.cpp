@@ -1,23 +1,15 @@
-// Small real data sets for the evaluate/predict/train/bad-input tests (run_cli comes from support/cli_runner.hpp).
-#pragma once
-#include <gtest/gtest.h>
+#include "support/dataset_dirs.hpp"
 
-#include <filesystem>
-#include <string>
-#include <vector>
+#include <stdexcept>
 
-#include "mnist/dataset.hpp"
-#include "support/cli_runner.hpp"
+#include "mnist/datasets.hpp"
 #include "support/test_support.hpp"
 
 namespace mnist::testing {
 
-/// Writes the four IDX files of a data set (uncompressed) into dir: train and test images [n, rows, cols] + labels.
-inline void write_dataset_dir(const std::filesystem::path& dir, std::size_t rows, std::size_t cols,
-                              const std::vector<std::uint8_t>& train_images,
-                              const std::vector<std::uint8_t>& train_labels,
-                              const std::vector<std::uint8_t>& test_images,
-                              const std::vector<std::uint8_t>& test_labels) {
+void write_dataset_dir(const std::filesystem::path& dir, std::size_t rows, std::size_t cols,
+                       const std::vector<std::uint8_t>& train_images, const std::vector<std::uint8_t>& train_labels,
+                       const std::vector<std::uint8_t>& test_images, const std::vector<std::uint8_t>& test_labels) {
   std::filesystem::create_directories(dir);
   const auto r = static_cast<std::uint32_t>(rows), c = static_cast<std::uint32_t>(cols);
   write_file(dir / "train-images-idx3-ubyte",
@@ -30,15 +22,24 @@ inline void write_dataset_dir(const std::filesystem::path& dir, std::size_t rows
              idx_bytes(0x08, {static_cast<std::uint32_t>(test_labels.size())}, test_labels));
 }
 
-/// The images and labels of samples [begin, begin + count) of a data set.
-inline void slice(const Dataset& data, std::size_t begin, std::size_t count, std::vector<std::uint8_t>& images,
-                  std::vector<std::uint8_t>& labels) {
+void slice(const Dataset& data, std::size_t begin, std::size_t count, std::vector<std::uint8_t>& images,
+           std::vector<std::uint8_t>& labels) {
   auto all_images = data.images();
   auto all_labels = data.labels();
   images.assign(all_images.begin() + static_cast<std::ptrdiff_t>(begin * data.image_size()),
                 all_images.begin() + static_cast<std::ptrdiff_t>((begin + count) * data.image_size()));
   labels.assign(all_labels.begin() + static_cast<std::ptrdiff_t>(begin),
                 all_labels.begin() + static_cast<std::ptrdiff_t>(begin + count));
+}
+
+void write_fashion_mnist_subset(const std::filesystem::path& dir) {
+  const auto fashion = fashion_mnist_dir();
+  if (!fashion) throw std::runtime_error("write_fashion_mnist_subset: Fashion-MNIST is not installed");
+  Dataset all = load_dataset_dir(*fashion, Split::Test, "fashion-mnist");
+  std::vector<std::uint8_t> train_images, train_labels, test_images, test_labels;
+  slice(all, 0, 3000, train_images, train_labels);
+  slice(all, 3000, 1000, test_images, test_labels);
+  write_dataset_dir(dir, 28, 28, train_images, train_labels, test_images, test_labels);
 }
 
 }  // namespace mnist::testing

@@ -100,14 +100,18 @@ class Model {
   std::vector<float> delta_a_, delta_b_;
   const float* input_ = nullptr;
   std::size_t batch_ = 0;
-  // The first layer's workspace: its input's nonzero entries row by row, the weight transposed [in, out padded
-  // to 8] and the weight gradient in that layout (see src/kernels/sparse_linear.hpp).
-  std::vector<std::uint32_t> sparse_split_, sparse_index_;
-  std::vector<float> sparse_value_, sparse_scratch_, weight_t_, dweight_t_;
-  bool first_layer_sparse_ = false;  // the last forward took the sparse path for the first layer
-  void first_layer_forward(std::span<float> out, std::span<const float> x, std::span<const float> weight,
-                           std::span<const float> bias, std::size_t N, std::size_t D_in, std::size_t D_out,
-                           bool relu);
+  // Per layer, the workspace of the compressed-input kernels (src/kernels/sparse_linear.hpp): the input's nonzero
+  // entries row by row, the weight transposed [in, out padded to 8] and its gradient in that layout.
+  struct Compressed {
+    std::vector<std::uint32_t> split, index;
+    std::vector<float> value, scratch, weight_t, dweight_t;
+    bool active = false;  // the last forward of this layer ran on its compressed input
+  };
+  std::vector<Compressed> compressed_;
+  bool use_compressed(std::size_t layer, std::span<const float> inp) const;
+  void compressed_forward(std::size_t layer, std::span<float> out, std::span<const float> inp,
+                          std::span<const float> weight, std::span<const float> bias, std::size_t N, bool relu);
+  void compressed_backward(std::size_t layer, std::span<float> dinp, std::span<const float> dout, std::size_t N);
 };
 
 /// Threads used by training and inference (forward, backward, batch assembly, optimizer step); default 1.

@@ -91,6 +91,13 @@ void linear_backward(std::span<float> dinp, std::span<float> dweight, std::span<
   parallel_for_chunks(chunks, chunk);
 }
 
+void linear_backward_input(std::span<float> dinp, std::span<const float> dout, std::span<const float> weight,
+                           std::size_t N, std::size_t D_in, std::size_t D_out) {
+  if (N == 0) return;
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, i(N), i(D_in), i(D_out), 1.0f, dout.data(), i(D_out),
+              weight.data(), i(D_in), 0.0f, dinp.data(), i(D_in));
+}
+
 void use_single_threaded_blas() { openblas_set_num_threads(1); }
 
 }  // namespace mnist::kernels

@@ -26,6 +26,10 @@ void linear_backward(std::span<float> dinp, std::span<float> dweight, std::span<
                      std::span<const float> dout, std::span<const float> inp, std::span<const float> weight,
                      std::size_t N, std::size_t D_in, std::size_t D_out);
 
+/// dinp[N, D_in] = dout[N, D_out] · weight[D_out, D_in]   (overwrites): the input gradient alone.
+void linear_backward_input(std::span<float> dinp, std::span<const float> dout, std::span<const float> weight,
+                           std::size_t N, std::size_t D_in, std::size_t D_out);
+
 /// Keeps OpenBLAS on one thread per call: results must not depend on the thread count, and our own pool
 /// (kernels/parallel.hpp) splits the work. Called once by every model; cheap to call again.
 void use_single_threaded_blas();

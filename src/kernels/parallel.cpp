@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -20,6 +21,14 @@ inline void cpu_relax() {
 #endif
 }
 
+// Chunks are CLAIMED, not assigned: the caller and the workers take the next unclaimed chunk until none is left.
+// Which thread runs a chunk therefore varies, but never what the chunk computes, so results stay bit-identical.
+// What it buys: on a busy machine a worker that the OS has descheduled simply claims nothing, and the caller does
+// the work itself instead of waiting a whole scheduler time slice for it (with fixed assignment, two threads ran
+// 4x SLOWER than one under a load of 4).
+//
+// state_ packs (job id << 32 | next chunk). A worker claims chunk i of job J with a compare-and-swap from (J, i) to
+// (J, i + 1); success proves job J is still running, so the job's fn/ctx/chunks it read after seeing J are J's.
 class Pool {
  public:
   ~Pool() { resize(1); }
@@ -30,16 +39,15 @@ class Pool {
     if (threads == threads_) return;
     if (!workers_.empty()) {
       quit_.store(true);
-      generation_.fetch_add(1);
-      generation_.notify_all();
+      wake_.fetch_add(1);
+      wake_.notify_all();
       for (std::thread& t : workers_) t.join();
       workers_.clear();
       quit_.store(false);
     }
     threads_ = threads;
-    // Each worker starts from the generation current now, so it cannot miss a hand-over made before it runs.
-    const unsigned start = generation_.load();
-    for (int t = 1; t < threads; ++t) workers_.emplace_back([this, t, start] { work(t, start); });
+    const unsigned start = wake_.load();
+    for (int t = 1; t < threads; ++t) workers_.emplace_back([this, start] { work(start); });
   }
 
   void run(std::size_t chunks, void (*fn)(void*, std::size_t), void* ctx) {
@@ -47,50 +55,66 @@ class Pool {
       for (std::size_t c = 0; c < chunks; ++c) fn(ctx, c);
       return;
     }
-    fn_ = fn;
-    ctx_ = ctx;
-    chunks_ = chunks;
-    pending_.store(threads_ - 1);
-    generation_.fetch_add(1, std::memory_order_release);
-    generation_.notify_all();
-    run_mine(0);
-    for (int s = 0; pending_.load(std::memory_order_acquire) != 0; ++s) {
-      if (s < kSpins) {
-        cpu_relax();
-      } else {
-        const int p = pending_.load(std::memory_order_acquire);
-        if (p != 0) pending_.wait(p);
-      }
+    fn_.store(fn, std::memory_order_relaxed);
+    ctx_.store(ctx, std::memory_order_relaxed);
+    chunks_.store(chunks, std::memory_order_relaxed);
+    done_.store(0, std::memory_order_relaxed);
+    const std::uint64_t job = (state_.load(std::memory_order_relaxed) >> 32) + 1;
+    state_.store(job << 32, std::memory_order_release);
+    wake_.fetch_add(1, std::memory_order_release);
+    wake_.notify_all();
+    claim_and_run(job);
+    for (int s = 0;; ++s) {
+      const std::size_t done = done_.load(std::memory_order_acquire);
+      if (done == chunks) break;
+      if (s < kSpins) cpu_relax();
+      else done_.wait(done, std::memory_order_acquire);
     }
   }
 
  private:
-  void run_mine(int t) {
-    for (std::size_t c = static_cast<std::size_t>(t); c < chunks_; c += static_cast<std::size_t>(threads_))
-      fn_(ctx_, c);
+  // Runs unclaimed chunks of `job` until there are none; returns at once if `job` is over.
+  void claim_and_run(std::uint64_t job) {
+    void (*fn)(void*, std::size_t) = fn_.load(std::memory_order_relaxed);
+    void* ctx = ctx_.load(std::memory_order_relaxed);
+    const std::size_t chunks = chunks_.load(std::memory_order_relaxed);
+    std::uint64_t seen = state_.load(std::memory_order_acquire);
+    for (;;) {
+      if ((seen >> 32) != job) return;
+      const std::size_t c = seen & 0xffffffffu;
+      if (c >= chunks) return;
+      if (!state_.compare_exchange_weak(seen, seen + 1, std::memory_order_acq_rel, std::memory_order_acquire))
+        continue;
+      fn(ctx, c);
+      if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == chunks) done_.notify_all();
+      seen = state_.load(std::memory_order_acquire);
+    }
   }
 
-  void work(int t, unsigned seen) {
+  void work(unsigned seen) {
     for (;;) {
-      for (int s = 0; generation_.load(std::memory_order_acquire) == seen; ++s) {
+      for (int s = 0; wake_.load(std::memory_order_acquire) == seen; ++s) {
         if (s < kSpins) cpu_relax();
-        else generation_.wait(seen);
+        else wake_.wait(seen);
       }
-      seen = generation_.load(std::memory_order_acquire);
+      seen = wake_.load(std::memory_order_acquire);
       if (quit_.load()) return;
-      run_mine(t);
-      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
+      claim_and_run(state_.load(std::memory_order_acquire) >> 32);
     }
   }
 
   int threads_ = 1;
   std::vector<std::thread> workers_;
-  std::atomic<unsigned> generation_{0};
-  std::atomic<int> pending_{0};
+  std::atomic<unsigned> wake_{0};          // bumped for every job (and to quit): what idle workers wait on
+  std::atomic<std::uint64_t> state_{0};    // (job id << 32) | next unclaimed chunk
+  std::atomic<std::size_t> done_{0};       // chunks of the current job finished
   std::atomic<bool> quit_{false};
-  void (*fn_)(void*, std::size_t) = nullptr;
-  void* ctx_ = nullptr;
-  std::size_t chunks_ = 0;
+  // The current job, written by run() before it publishes the job in state_ (release), read after seeing it.
+  // Atomic only because a late worker may read them while the next job is being written (its claim then fails
+  // and it discards what it read); relaxed order costs nothing.
+  std::atomic<void (*)(void*, std::size_t)> fn_{nullptr};
+  std::atomic<void*> ctx_{nullptr};
+  std::atomic<std::size_t> chunks_{0};
 };
 
 Pool& pool() {

@@ -1,8 +1,9 @@
 // A small persistent thread pool for deterministic data parallelism.
 //
 // Work is always cut into the same chunks, whatever the thread count (the caller fixes the chunking from the
-// shapes alone); threads only decide WHO runs a chunk (chunk c runs on thread c % threads). A chunk computes the
-// same float operations in the same order on any thread, so one thread and two threads give bit-identical results.
+// shapes alone); threads only decide WHO runs a chunk (each thread claims the next unclaimed one). A chunk computes
+// the same float operations in the same order on any thread, so one thread and two threads give bit-identical
+// results.
 #pragma once
 #include <cstddef>
 
@@ -13,8 +14,8 @@ namespace mnist::kernels {
 void set_num_threads(int threads);
 int num_threads();
 
-/// Runs fn(ctx, c) for every c in [0, chunks), chunk c on thread c % num_threads() (thread 0 is the caller), and
-/// returns when all are done. No allocation. Not reentrant: fn must not call parallel_chunks.
+/// Runs fn(ctx, c) for every c in [0, chunks), each chunk on whichever thread claims it first (the caller takes
+/// part), and returns when all are done. No allocation. Not reentrant: fn must not call parallel_chunks.
 void parallel_chunks(std::size_t chunks, void (*fn)(void* ctx, std::size_t chunk), void* ctx);
 
 /// The same for any callable f(std::size_t chunk).

@@ -20,12 +20,6 @@ float uniform(std::mt19937_64& gen, float bound) {
   return -bound + 2.0f * bound * u;
 }
 
-kernels::SparseRows sparse_rows(std::vector<std::uint32_t>& split, std::vector<std::uint32_t>& index,
-                                std::vector<float>& value, std::vector<float>& scratch, std::size_t N,
-                                std::size_t D_in, std::size_t D_out) {
-  return {std::span(split).first(N * (kernels::column_passes(D_in) + 1)), std::span(index).first(N * D_in),
-          std::span(value).first(N * D_in), kernels::cache_aligned(scratch, N * kernels::padded_width(D_out))};
-}
 }  // namespace
 
 Model::Model(std::vector<LayerSpec> layers, std::uint64_t seed, std::string spec)
@@ -41,6 +35,7 @@ Model::Model(std::vector<LayerSpec> layers, std::uint64_t seed, std::string spec
   params_.assign(total, 0.0f);
   grads_.assign(total, 0.0f);
   acts_.resize(layers_.size());
+  compressed_.resize(layers_.size());
   std::mt19937_64 gen(seed);
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     const LayerSpec& l = layers_[i];
@@ -100,7 +95,9 @@ std::span<const float> Model::forward(std::span<const float> x, std::size_t N) {
     if (l.kind == LayerSpec::Kind::Linear) {
       const std::span<const float> w(params_.data() + offsets_[i], l.out * l.in);
       const std::span<const float> b(params_.data() + offsets_[i] + l.out * l.in, l.out);
-      if (i == 0) first_layer_forward(out, x, w, b, N, l.in, l.out, fuse_relu);
+      const std::span<const float> layer_in(inp, N * l.in);
+      compressed_[i].active = use_compressed(i, layer_in);
+      if (compressed_[i].active) compressed_forward(i, out, layer_in, w, b, N, fuse_relu);
       else if (fuse_relu) kernels::linear_relu_forward(out, std::span(inp, N * l.in), w, b, N, l.in, l.out);
       else kernels::linear_forward(out, std::span(inp, N * l.in), w, b, N, l.in, l.out);
       if (fuse_relu) ++i;
@@ -129,14 +126,8 @@ void Model::backward(std::span<const float> dlogits) {
     const float* inp = i == 0 ? input_ : acts_[i - 1].data();
     const bool need_dinp = i > 0;
     std::span<float> dinp = need_dinp ? std::span<float>(next, N * l.in) : std::span<float>();
-    if (l.kind == LayerSpec::Kind::Linear && i == 0 && first_layer_sparse_) {
-      const std::size_t w = offsets_[i], b = w + l.out * l.in;
-      kernels::sparse_linear_backward(std::span(grads_).subspan(w, l.out * l.in), std::span(grads_).subspan(b, l.out),
-                                      kernels::cache_aligned(dweight_t_, l.in * kernels::padded_width(l.out)),
-                                      std::span(dout, N * l.out),
-                                      sparse_rows(sparse_split_, sparse_index_, sparse_value_, sparse_scratch_, N,
-                                                  l.in, l.out),
-                                      N, l.in, l.out);
+    if (l.kind == LayerSpec::Kind::Linear && compressed_[i].active) {
+      compressed_backward(i, dinp, std::span(dout, N * l.out), N);
     } else if (l.kind == LayerSpec::Kind::Linear) {
       const std::size_t w = offsets_[i], b = w + l.out * l.in;
       kernels::linear_backward(dinp, std::span(grads_).subspan(w, l.out * l.in), std::span(grads_).subspan(b, l.out),
@@ -152,32 +143,56 @@ void Model::backward(std::span<const float> dlogits) {
   }
 }
 
-// The first layer reads pixels. When most of them are zero (MNIST: 81%), it runs on the batch's nonzero entries
-// only (kernels/sparse_linear.hpp), forward and weight gradient, with the weight transposed once per forward;
-// otherwise (Fashion-MNIST: 50% zeros) the dense product is faster. The choice depends on the batch's data alone,
-// never on the thread count.
-void Model::first_layer_forward(std::span<float> out, std::span<const float> x, std::span<const float> weight,
-                                std::span<const float> bias, std::size_t N, std::size_t D_in, std::size_t D_out,
-                                bool relu) {
-  const std::span<const float> inp = x.first(N * D_in);
-  first_layer_sparse_ = static_cast<double>(kernels::count_nonzero(inp)) <=
-                        kernels::kSparseMaxDensity * static_cast<double>(inp.size());
-  if (!first_layer_sparse_) {
-    if (relu) kernels::linear_relu_forward(out, inp, weight, bias, N, D_in, D_out);
-    else kernels::linear_forward(out, inp, weight, bias, N, D_in, D_out);
-    return;
+// Which Linear layers run on their compressed input (kernels/sparse_linear.hpp), decided per forward from the
+// data alone, never from the thread count:
+// - the first layer reads pixels: compressed when at most kSparseMaxDensity of them are nonzero (MNIST: 19%),
+//   dense BLAS otherwise (Fashion-MNIST: 50%), as measured by bench/kernels_bench.cpp;
+// - a later layer with few inputs (a hidden layer of at most kSmallInputs units): always compressed. Its product
+//   is tiny (128x32 by 32x10), where a BLAS call costs more in set-up than in arithmetic, and after a ReLU half of
+//   its inputs are zero.
+constexpr std::size_t kSmallInputs = 64;
+
+bool Model::use_compressed(std::size_t layer, std::span<const float> inp) const {
+  if (layer > 0) return layers_[layer].in <= kSmallInputs;
+  return static_cast<double>(kernels::count_nonzero(inp)) <=
+         kernels::kSparseMaxDensity * static_cast<double>(inp.size());
+}
+
+namespace {
+// (auto: Model::Compressed is private; its members are reached through the deduced type.)
+kernels::SparseRows rows_of(auto& c, std::size_t N, std::size_t D_in, std::size_t D_out) {
+  return {std::span(c.split).first(N * (kernels::column_passes(D_in) + 1)), std::span(c.index).first(N * D_in),
+          std::span(c.value).first(N * D_in), kernels::cache_aligned(c.scratch, N * kernels::padded_width(D_out))};
+}
+}  // namespace
+
+void Model::compressed_forward(std::size_t layer, std::span<float> out, std::span<const float> inp,
+                               std::span<const float> weight, std::span<const float> bias, std::size_t N,
+                               bool relu) {
+  const LayerSpec& l = layers_[layer];
+  Compressed& c = compressed_[layer];
+  const std::size_t P = kernels::padded_width(l.out);
+  if (c.split.size() < N * (kernels::column_passes(l.in) + 1)) c.split.resize(N * (kernels::column_passes(l.in) + 1));
+  if (c.index.size() < N * l.in) {
+    c.index.resize(N * l.in);
+    c.value.resize(N * l.in);
   }
-  const std::size_t P = kernels::padded_width(D_out);
-  if (sparse_split_.size() < N * (kernels::column_passes(D_in) + 1))
-    sparse_split_.resize(N * (kernels::column_passes(D_in) + 1));
-  if (sparse_index_.size() < N * D_in) {
-    sparse_index_.resize(N * D_in);
-    sparse_value_.resize(N * D_in);
-  }
-  const std::span<float> weight_t = kernels::cache_aligned(weight_t_, D_in * P);
-  kernels::transpose_weight(weight_t, weight, D_out, D_in);
-  kernels::sparse_linear_forward(out, sparse_rows(sparse_split_, sparse_index_, sparse_value_, sparse_scratch_, N, D_in, D_out),
-                                 x, weight_t, bias, N, D_in, D_out, relu);
+  const std::span<float> weight_t = kernels::cache_aligned(c.weight_t, l.in * P);
+  kernels::transpose_weight(weight_t, weight, l.out, l.in);
+  kernels::sparse_linear_forward(out, rows_of(c, N, l.in, l.out), inp, weight_t, bias, N, l.in, l.out, relu);
+}
+
+void Model::compressed_backward(std::size_t layer, std::span<float> dinp, std::span<const float> dout,
+                                std::size_t N) {
+  const LayerSpec& l = layers_[layer];
+  Compressed& c = compressed_[layer];
+  const std::size_t w = offsets_[layer], b = w + l.out * l.in;
+  kernels::sparse_linear_backward(std::span(grads_).subspan(w, l.out * l.in), std::span(grads_).subspan(b, l.out),
+                                  kernels::cache_aligned(c.dweight_t, l.in * kernels::padded_width(l.out)), dout,
+                                  rows_of(c, N, l.in, l.out), N, l.in, l.out);
+  if (!dinp.empty())
+    kernels::linear_backward_input(dinp, dout, std::span<const float>(params_).subspan(w, l.out * l.in), N, l.in,
+                                   l.out);
 }
 
 Tensor Model::predict_proba(std::span<const float> x, std::size_t N) {

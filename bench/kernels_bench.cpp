@@ -83,85 +83,79 @@ double density(const std::vector<float>& x) {
   return static_cast<double>(nz) / static_cast<double>(x.size());
 }
 
-// Args: N, in, out, data set.
-void BM_FirstLayerDenseForward(benchmark::State& state) {
-  const auto N = static_cast<std::size_t>(state.range(0)), I = static_cast<std::size_t>(state.range(1)),
-             O = static_cast<std::size_t>(state.range(2));
-  std::vector<float> x;
-  if (!batch_of(x, state.range(3), N, I)) return state.SkipWithError("data set not found");
-  mnist::kernels::use_single_threaded_blas();
-  const std::vector<float> w = randoms(O * I), b = randoms(O);
-  std::vector<float> out(N * O);
-  for (auto _ : state) {
-    mnist::kernels::linear_relu_forward(out, x, w, b, N, I, O);
-    benchmark::DoNotOptimize(out.data());
+// One first-layer case: Args N, in, out, data set. Holds the batch, random weights and the sparse workspace.
+struct FirstLayerCase {
+  std::size_t N, I, O, P;
+  std::int64_t data;
+  std::vector<float> x, w, b, dout, out, dw, db, wt_storage, dwt_storage, value, scratch_storage;
+  std::vector<std::uint32_t> split, index;
+  std::span<float> wt, dwt;
+  mnist::kernels::SparseRows rows;
+  bool ok;
+
+  explicit FirstLayerCase(const benchmark::State& state)
+      : N(static_cast<std::size_t>(state.range(0))), I(static_cast<std::size_t>(state.range(1))),
+        O(static_cast<std::size_t>(state.range(2))), P(mnist::kernels::padded_width(O)), data(state.range(3)),
+        w(randoms(O * I)), b(randoms(O)), dout(randoms(N * O)), out(N * O), dw(O * I), db(O), value(N * I),
+        split(N * (mnist::kernels::column_passes(I) + 1)), index(N * I) {
+    ok = batch_of(x, data, N, I);
+    wt = mnist::kernels::cache_aligned(wt_storage, I * P);
+    dwt = mnist::kernels::cache_aligned(dwt_storage, I * P);
+    rows = {split, index, value, mnist::kernels::cache_aligned(scratch_storage, N * P)};
+    mnist::kernels::use_single_threaded_blas();
   }
-  state.SetLabel(std::string(data_name(state.range(3))) + " density " + std::to_string(density(x)).substr(0, 4));
-  state.counters["FLOP/s"] =
-      benchmark::Counter(static_cast<double>(2 * N * I * O), benchmark::Counter::kIsIterationInvariantRate);
+
+  // Label and FLOP/s counter (dense FLOP count, see the top of the file).
+  void report(benchmark::State& state) const {
+    state.SetLabel(std::string(data_name(data)) + " density " + std::to_string(density(x)).substr(0, 4));
+    state.counters["FLOP/s"] =
+        benchmark::Counter(static_cast<double>(2 * N * I * O), benchmark::Counter::kIsIterationInvariantRate);
+  }
+};
+
+void BM_FirstLayerDenseForward(benchmark::State& state) {
+  FirstLayerCase c(state);
+  if (!c.ok) return state.SkipWithError("data set not found");
+  for (auto _ : state) {
+    mnist::kernels::linear_relu_forward(c.out, c.x, c.w, c.b, c.N, c.I, c.O);
+    benchmark::DoNotOptimize(c.out.data());
+  }
+  c.report(state);
 }
 
 // Includes what the model does per forward besides the product: compressing the rows, transposing the weight.
 void BM_FirstLayerSparseForward(benchmark::State& state) {
-  const auto N = static_cast<std::size_t>(state.range(0)), I = static_cast<std::size_t>(state.range(1)),
-             O = static_cast<std::size_t>(state.range(2));
-  std::vector<float> x;
-  if (!batch_of(x, state.range(3), N, I)) return state.SkipWithError("data set not found");
-  const std::size_t P = mnist::kernels::padded_width(O);
-  const std::vector<float> w = randoms(O * I), b = randoms(O);
-  std::vector<float> out(N * O), wt_storage, value(N * I), scratch;
-  const std::span<float> wt = mnist::kernels::cache_aligned(wt_storage, I * P);
-  std::vector<std::uint32_t> split(N * (mnist::kernels::column_passes(I) + 1)), index(N * I);
-  const mnist::kernels::SparseRows rows{split, index, value, mnist::kernels::cache_aligned(scratch, N * P)};
+  FirstLayerCase c(state);
+  if (!c.ok) return state.SkipWithError("data set not found");
   for (auto _ : state) {
-    mnist::kernels::transpose_weight(wt, w, O, I);
-    mnist::kernels::sparse_linear_forward(out, rows, x, wt, b, N, I, O, true);
-    benchmark::DoNotOptimize(out.data());
+    mnist::kernels::transpose_weight(c.wt, c.w, c.O, c.I);
+    mnist::kernels::sparse_linear_forward(c.out, c.rows, c.x, c.wt, c.b, c.N, c.I, c.O, true);
+    benchmark::DoNotOptimize(c.out.data());
   }
-  state.SetLabel(std::string(data_name(state.range(3))) + " density " + std::to_string(density(x)).substr(0, 4));
-  state.counters["FLOP/s"] =
-      benchmark::Counter(static_cast<double>(2 * N * I * O), benchmark::Counter::kIsIterationInvariantRate);
+  c.report(state);
 }
 
 // The weight gradient of the first layer (no input gradient): dweight += doutᵀ · x, dbias += Σ dout.
 void BM_FirstLayerDenseBackward(benchmark::State& state) {
-  const auto N = static_cast<std::size_t>(state.range(0)), I = static_cast<std::size_t>(state.range(1)),
-             O = static_cast<std::size_t>(state.range(2));
-  std::vector<float> x;
-  if (!batch_of(x, state.range(3), N, I)) return state.SkipWithError("data set not found");
-  mnist::kernels::use_single_threaded_blas();
-  const std::vector<float> w = randoms(O * I), dout = randoms(N * O);
-  std::vector<float> dw(O * I), db(O);
+  FirstLayerCase c(state);
+  if (!c.ok) return state.SkipWithError("data set not found");
   for (auto _ : state) {
-    mnist::kernels::linear_backward({}, dw, db, dout, x, w, N, I, O);
-    benchmark::DoNotOptimize(dw.data());
+    mnist::kernels::linear_backward({}, c.dw, c.db, c.dout, c.x, c.w, c.N, c.I, c.O);
+    benchmark::DoNotOptimize(c.dw.data());
   }
-  state.SetLabel(data_name(state.range(3)));
-  state.counters["FLOP/s"] =
-      benchmark::Counter(static_cast<double>(2 * N * I * O), benchmark::Counter::kIsIterationInvariantRate);
+  c.report(state);
 }
 
 void BM_FirstLayerSparseBackward(benchmark::State& state) {
-  const auto N = static_cast<std::size_t>(state.range(0)), I = static_cast<std::size_t>(state.range(1)),
-             O = static_cast<std::size_t>(state.range(2));
-  std::vector<float> x;
-  if (!batch_of(x, state.range(3), N, I)) return state.SkipWithError("data set not found");
-  const std::size_t P = mnist::kernels::padded_width(O);
-  const std::vector<float> w = randoms(O * I), b = randoms(O), dout = randoms(N * O);
-  std::vector<float> out(N * O), wt_storage, dwt_storage, dw(O * I), db(O), value(N * I), scratch;
-  const std::span<float> wt = mnist::kernels::cache_aligned(wt_storage, I * P),
-                         dwt = mnist::kernels::cache_aligned(dwt_storage, I * P);
-  std::vector<std::uint32_t> split(N * (mnist::kernels::column_passes(I) + 1)), index(N * I);
-  const mnist::kernels::SparseRows rows{split, index, value, mnist::kernels::cache_aligned(scratch, N * P)};
-  mnist::kernels::transpose_weight(wt, w, O, I);
-  mnist::kernels::sparse_linear_forward(out, rows, x, wt, b, N, I, O, true);
+  FirstLayerCase c(state);
+  if (!c.ok) return state.SkipWithError("data set not found");
+  mnist::kernels::transpose_weight(c.wt, c.w, c.O, c.I);
+  mnist::kernels::sparse_linear_forward(c.out, c.rows, c.x, c.wt, c.b, c.N, c.I, c.O, true);
   for (auto _ : state) {
-    mnist::kernels::sparse_linear_backward(dw, db, dwt, dout, rows, N, I, O);
-    benchmark::DoNotOptimize(dw.data());
+    mnist::kernels::sparse_linear_backward(c.dw, c.db, c.dwt, c.dout, c.rows, c.N, c.I, c.O);
+    benchmark::DoNotOptimize(c.dw.data());
   }
-  state.SetLabel(data_name(state.range(3)));
-  state.counters["FLOP/s"] =
-      benchmark::Counter(static_cast<double>(2 * N * I * O), benchmark::Counter::kIsIterationInvariantRate);
+  c.report(state);
 }
 
 void first_layer_args(benchmark::internal::Benchmark* b) {

@@ -1,30 +1,16 @@
 // libFuzzer target: parse_idx on raw bytes, and on the same bytes gzip'd. Both forms hold the same IDX content,
 // so both must give the same array or both must refuse it with mnist::Error; anything else (a crash, a sanitizer
 // report, another exception, a disagreement) is a bug.
-#include <zlib.h>
-
 #include <cstdint>
 #include <cstdlib>
+#include <span>
 #include <vector>
 
+#include "gzip_bytes.hpp"
 #include "mnist/error.hpp"
 #include "mnist/idx.hpp"
 
 namespace {
-
-std::vector<std::uint8_t> gzip(const std::uint8_t* data, std::size_t size) {
-  z_stream s{};
-  if (deflateInit2(&s, Z_BEST_SPEED, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK) std::abort();
-  std::vector<std::uint8_t> out(deflateBound(&s, static_cast<uLong>(size)) + 32);
-  s.next_in = const_cast<Bytef*>(data);
-  s.avail_in = static_cast<uInt>(size);
-  s.next_out = out.data();
-  s.avail_out = static_cast<uInt>(out.size());
-  if (deflate(&s, Z_FINISH) != Z_STREAM_END) std::abort();
-  out.resize(s.total_out);
-  deflateEnd(&s);
-  return out;
-}
 
 bool parses(std::span<const std::uint8_t> bytes, mnist::IdxArray& out) {
   try {
@@ -53,7 +39,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (raw_ok) check_valid(from_raw);
   // Raw input that itself starts like gzip is parsed as gzip; the comparison only holds for true raw input.
   if (size >= 2 && data[0] == 0x1f && data[1] == 0x8b) return 0;
-  const std::vector<std::uint8_t> gz = gzip(data, size);
+  const std::vector<std::uint8_t> gz = mnist::fuzz::gzip_bytes(data, size, 1);  // level 1: speed, not ratio
   const bool gz_ok = parses(gz, from_gz);
   if (raw_ok != gz_ok) std::abort();
   if (raw_ok && (from_raw.dims != from_gz.dims || from_raw.bytes != from_gz.bytes)) std::abort();

@@ -9,7 +9,6 @@
 
 #include <jpeglib.h>
 #include <png.h>
-#include <zlib.h>
 
 #include <filesystem>
 #include <fstream>
@@ -17,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "gzip_bytes.hpp"
 #include "mnist/idx.hpp"
 #include "mnist/image.hpp"
 #include "mnist/nn.hpp"
@@ -54,19 +54,7 @@ Bytes pattern(std::size_t n) {
   return b;
 }
 
-Bytes gzip(const Bytes& data, int level) {
-  z_stream s{};
-  if (deflateInit2(&s, level, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK) std::abort();
-  Bytes out(deflateBound(&s, static_cast<uLong>(data.size())) + 32);
-  s.next_in = const_cast<Bytef*>(data.data());
-  s.avail_in = static_cast<uInt>(data.size());
-  s.next_out = out.data();
-  s.avail_out = static_cast<uInt>(out.size());
-  if (deflate(&s, Z_FINISH) != Z_STREAM_END) std::abort();
-  out.resize(s.total_out);
-  deflateEnd(&s);
-  return out;
-}
+using mnist::fuzz::gzip_bytes;
 
 // A hand-made safetensors file: header JSON as given (padded to 8), then the data bytes.
 Bytes safetensors(std::string header, const Bytes& data) {
@@ -178,12 +166,12 @@ int main(int argc, char** argv) {
   }
   for (const auto& [name, bytes] : idx_seeds) {
     put(out / "idx" / name, bytes);
-    put(out / "idx_gz" / (name + ".gz"), gzip(bytes, 6));
-    put(out / "idx_gz" / (name + ".stored.gz"), gzip(bytes, 0));
+    put(out / "idx_gz" / (name + ".gz"), gzip_bytes(bytes, 6));
+    put(out / "idx_gz" / (name + ".stored.gz"), gzip_bytes(bytes, 0));
   }
-  Bytes two_members = gzip(idx_seeds[0].second, 9);
+  Bytes two_members = gzip_bytes(idx_seeds[0].second, 9);
   {
-    Bytes second = gzip(Bytes{}, 9);
+    Bytes second = gzip_bytes(Bytes{}, 9);
     two_members.insert(two_members.end(), second.begin(), second.end());
   }
   put(out / "idx_gz/two-members.gz", two_members);

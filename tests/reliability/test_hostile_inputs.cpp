@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include <chrono>
 #include <cstring>
+#include <fstream>
 
 #include "mnist/error.hpp"
 #include "mnist/idx.hpp"
@@ -91,4 +93,73 @@ TEST(HostileInputs, IdxHeadersThatLieAreRefusedBeforeAllocating) {
       mnist::testing::idx_bytes(0x08, {0x10000, 0x10000, 0x10000, 0x10000, 0x10000, 0x10000, 0x10000, 0x10000}, {}),
   };
   for (const Bytes& raw : lies) EXPECT_THROW(parse_idx(raw, "evil-idx"), Error);
+}
+
+namespace {
+// Peak resident memory of this process so far (VmHWM), in bytes.
+std::size_t peak_rss() {
+  std::ifstream status("/proc/self/status");
+  std::string key;
+  while (status >> key) {
+    if (key == "VmHWM:") {
+      std::size_t kb = 0;
+      status >> kb;
+      return kb * 1024;
+    }
+    status.ignore(1 << 20, '\n');
+  }
+  return 0;
+}
+
+Bytes gzip_of(const Bytes& bytes) {
+  mnist::testing::TempDir dir;
+  mnist::testing::write_gzip(dir / "x.gz", bytes);
+  return mnist::testing::read_file(dir / "x.gz");
+}
+}  // namespace
+
+// Gzip bombs: ~1 MB of gzip that inflates to 1 GiB of zeros after a small, valid IDX array. The reader inflates
+// no more than the header claims plus one byte (to see that the data ends there), so it refuses them as trailing
+// data at once, in little memory, instead of inflating the gigabyte first.
+TEST(HostileInputs, GzipBombsAfterAValidArrayAreRefusedWithoutInflatingThem) {
+  const Bytes zeros_member = gzip_of(Bytes(std::size_t{16} << 20, 0));  // 16 MiB of zeros in ~16 kB
+  const Bytes array = mnist::testing::idx_bytes(0x08, {1000}, Bytes(1000, 7));
+  // (a) the array in one gzip member, then 64 members of zeros; (b) the array and 16 MiB of zeros in one member,
+  // then 63 more members.
+  Bytes separate = gzip_of(array);
+  Bytes array_and_zeros = array;
+  array_and_zeros.resize(array.size() + (std::size_t{16} << 20), 0);
+  Bytes joined = gzip_of(array_and_zeros);
+  for (int i = 0; i < 64; ++i) {
+    separate.insert(separate.end(), zeros_member.begin(), zeros_member.end());
+    if (i < 63) joined.insert(joined.end(), zeros_member.begin(), zeros_member.end());
+  }
+  ASSERT_LT(separate.size(), std::size_t{4} << 20);
+  for (const Bytes* bomb : {&separate, &joined}) {
+    const std::size_t rss_before = peak_rss();
+    const auto start = std::chrono::steady_clock::now();
+    std::string message;
+    try {
+      parse_idx(*bomb, "bomb-idx1-ubyte.gz");
+    } catch (const Error& e) {
+      message = e.what();
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    EXPECT_EQ(message.rfind("bomb-idx1-ubyte.gz", 0), 0u) << message;
+    EXPECT_NE(message.find("trailing bytes"), std::string::npos) << message;
+    EXPECT_LT(seconds, 1.0);
+    EXPECT_LT(peak_rss() - rss_before, std::size_t{32} << 20);
+  }
+}
+
+// A header that claims more than its gzip data can hold (over 1032 bytes of output per byte of input, DEFLATE's
+// limit) is refused from the header alone, before anything is inflated or allocated.
+TEST(HostileInputs, GzipClaimBeyondDeflateLimitIsRefusedFromTheHeader) {
+  const Bytes small = gzip_of(mnist::testing::idx_bytes(0x08, {60000, 28, 28}, Bytes(784, 1)));
+  try {
+    parse_idx(small, "claim-idx3-ubyte.gz");
+    FAIL() << "accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("more than"), std::string::npos) << e.what();
+  }
 }

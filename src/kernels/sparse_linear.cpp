@@ -120,6 +120,39 @@ __attribute__((target("avx2,fma"))) void scatter_block_avx2(float* dwt, const fl
   }
 }
 
+// dst[c * dst_stride + r] = src[r * src_stride + c] for an 8x8 tile.
+__attribute__((target("avx2,fma"))) void transpose_tile_avx2(float* dst, std::size_t dst_stride, const float* src,
+                                                             std::size_t src_stride) {
+  __m256 r[8], t[8];
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + static_cast<std::size_t>(i) * src_stride);
+  t[0] = _mm256_unpacklo_ps(r[0], r[1]);
+  t[1] = _mm256_unpackhi_ps(r[0], r[1]);
+  t[2] = _mm256_unpacklo_ps(r[2], r[3]);
+  t[3] = _mm256_unpackhi_ps(r[2], r[3]);
+  t[4] = _mm256_unpacklo_ps(r[4], r[5]);
+  t[5] = _mm256_unpackhi_ps(r[4], r[5]);
+  t[6] = _mm256_unpacklo_ps(r[6], r[7]);
+  t[7] = _mm256_unpackhi_ps(r[6], r[7]);
+  r[0] = _mm256_shuffle_ps(t[0], t[2], _MM_SHUFFLE(1, 0, 1, 0));
+  r[1] = _mm256_shuffle_ps(t[0], t[2], _MM_SHUFFLE(3, 2, 3, 2));
+  r[2] = _mm256_shuffle_ps(t[1], t[3], _MM_SHUFFLE(1, 0, 1, 0));
+  r[3] = _mm256_shuffle_ps(t[1], t[3], _MM_SHUFFLE(3, 2, 3, 2));
+  r[4] = _mm256_shuffle_ps(t[4], t[6], _MM_SHUFFLE(1, 0, 1, 0));
+  r[5] = _mm256_shuffle_ps(t[4], t[6], _MM_SHUFFLE(3, 2, 3, 2));
+  r[6] = _mm256_shuffle_ps(t[5], t[7], _MM_SHUFFLE(1, 0, 1, 0));
+  r[7] = _mm256_shuffle_ps(t[5], t[7], _MM_SHUFFLE(3, 2, 3, 2));
+  const int lo = 0x20, hi = 0x31;
+  _mm256_storeu_ps(dst + 0 * dst_stride, _mm256_permute2f128_ps(r[0], r[4], lo));
+  _mm256_storeu_ps(dst + 1 * dst_stride, _mm256_permute2f128_ps(r[1], r[5], lo));
+  _mm256_storeu_ps(dst + 2 * dst_stride, _mm256_permute2f128_ps(r[2], r[6], lo));
+  _mm256_storeu_ps(dst + 3 * dst_stride, _mm256_permute2f128_ps(r[3], r[7], lo));
+  _mm256_storeu_ps(dst + 4 * dst_stride, _mm256_permute2f128_ps(r[0], r[4], hi));
+  _mm256_storeu_ps(dst + 5 * dst_stride, _mm256_permute2f128_ps(r[1], r[5], hi));
+  _mm256_storeu_ps(dst + 6 * dst_stride, _mm256_permute2f128_ps(r[2], r[6], hi));
+  _mm256_storeu_ps(dst + 7 * dst_stride, _mm256_permute2f128_ps(r[3], r[7], hi));
+}
+
 // ---- Portable versions: the same sums in the same order ------------------------------------------------------
 
 std::uint32_t compress_columns_scalar(std::uint32_t* index, float* value, std::uint32_t n, const float* x,
@@ -215,11 +248,17 @@ std::span<float> cache_aligned(std::vector<float>& storage, std::size_t n) {
 void transpose_weight(std::span<float> weight_t, std::span<const float> weight, std::size_t D_out,
                       std::size_t D_in) {
   const std::size_t P = padded_width(D_out);
-  // Blocks of 16 input columns: the 16 destination rows stay in cache while every output row is read once.
+  const std::size_t full_rows = kHaveAvx2 ? D_out / 8 * 8 : 0, full_cols = kHaveAvx2 ? D_in / 8 * 8 : 0;
+  // 8x8 tiles with AVX shuffles (done once per forward, 25k floats for 784->32: a twentieth of the sparse
+  // forward's time instead of a fifth), then the leftover rows and columns one by one.
+  for (std::size_t o = 0; o < full_rows; o += 8)
+    for (std::size_t k = 0; k < full_cols; k += 8) transpose_tile_avx2(weight_t.data() + k * P + o, P,
+                                                                      weight.data() + o * D_in + k, D_in);
   for (std::size_t k0 = 0; k0 < D_in; k0 += 16) {
     const std::size_t k1 = std::min(D_in, k0 + 16);
     for (std::size_t o = 0; o < D_out; ++o)
-      for (std::size_t k = k0; k < k1; ++k) weight_t[k * P + o] = weight[o * D_in + k];
+      for (std::size_t k = k0; k < k1; ++k)
+        if (o >= full_rows || k >= full_cols) weight_t[k * P + o] = weight[o * D_in + k];
     for (std::size_t k = k0; k < k1; ++k)
       std::fill(weight_t.begin() + static_cast<std::ptrdiff_t>(k * P + D_out),
                 weight_t.begin() + static_cast<std::ptrdiff_t>(k * P + P), 0.0f);

@@ -154,8 +154,11 @@ constexpr std::size_t kSmallInputs = 64;
 
 bool Model::use_compressed(std::size_t layer, std::span<const float> inp) const {
   if (layer > 0) return layers_[layer].in <= kSmallInputs;
-  return static_cast<double>(kernels::count_nonzero(inp)) <=
-         kernels::kSparseMaxDensity * static_cast<double>(inp.size());
+  // The density of the batch's first rows (at most 16: a sample of the same images the batch draws from) is
+  // enough to pick the faster path, for a tenth of the cost of counting the whole batch.
+  const std::span<const float> sample = inp.first(std::min(inp.size(), 16 * layers_[0].in));
+  return static_cast<double>(kernels::count_nonzero(sample)) <=
+         kernels::kSparseMaxDensity * static_cast<double>(sample.size());
 }
 
 namespace {

@@ -143,6 +143,20 @@ TEST(SparseLinear, TransposeWeightPadsWithZeros) {
   EXPECT_EQ(wt, expected);
 }
 
+TEST(SparseLinear, TransposeWeightMatchesTheDefinitionForTilesAndLeftovers) {
+  // 8x8 tiles plus leftover rows (D_out 10, 17) and columns (D_in 20, 3).
+  for (const std::size_t D_out : {8, 10, 17})
+    for (const std::size_t D_in : {3, 16, 20}) {
+      const std::vector<float> w = random_floats(D_out * D_in, D_out * 100 + D_in);
+      const std::size_t P = padded_width(D_out);
+      std::vector<float> wt(D_in * P, -1.0f);
+      transpose_weight(wt, w, D_out, D_in);
+      for (std::size_t k = 0; k < D_in; ++k)
+        for (std::size_t o = 0; o < P; ++o)
+          ASSERT_EQ(wt[k * P + o], o < D_out ? w[o * D_in + k] : 0.0f) << D_out << "x" << D_in << " at " << k << "," << o;
+    }
+}
+
 TEST(SparseLinear, CacheAlignedStartsOnA64ByteBoundary) {
   std::vector<float> storage;
   for (const std::size_t n : {1, 100, 25088}) {

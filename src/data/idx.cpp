@@ -92,8 +92,18 @@ IdxArray parse_stream(data::ByteSource& src, const std::string& name) {
     throw Error(fmt::format("{}: {} trailing bytes after the {} elements the header claims", name, limit - total,
                             dims_string(array.dims)));
 
-  array.bytes.resize(static_cast<std::size_t>(total));
-  got = src.read(array.bytes.data(), array.bytes.size());
+  // A raw file's claim was checked against the bytes that follow it. A gzip'd claim is bounded only by DEFLATE's
+  // best ratio (1032:1), so a 1 MB file may claim a gigabyte: the buffer grows (doubling from 64 MiB) as the data
+  // actually arrives, and a lying file fails after inflating what it holds, not after allocating what it claims.
+  constexpr std::uint64_t kFirstChunk = std::uint64_t{64} << 20;
+  std::uint64_t capacity = src.compressed() ? std::min(total, kFirstChunk) : total;
+  got = 0;
+  for (;;) {
+    array.bytes.resize(static_cast<std::size_t>(capacity));
+    got += src.read(array.bytes.data() + got, static_cast<std::size_t>(capacity - got));
+    if (got < capacity || capacity == total) break;
+    capacity = std::min(total, 2 * capacity);
+  }
   if (got < total)
     throw Error(fmt::format("{}: truncated, header claims {} elements ({} bytes) but the data ends after {}", name,
                             dims_string(array.dims), total, got));

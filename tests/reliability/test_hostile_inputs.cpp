@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <random>
 
 #include "mnist/error.hpp"
 #include "mnist/idx.hpp"
@@ -162,4 +163,26 @@ TEST(HostileInputs, GzipClaimBeyondDeflateLimitIsRefusedFromTheHeader) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("more than"), std::string::npos) << e.what();
   }
+}
+
+// A gzip'd header may claim up to 1032 bytes per byte of gzip (DEFLATE's limit), so a 1 MB file can claim a
+// gigabyte while holding a megabyte. The reader grows its buffer as data arrives: it fails as truncated after
+// inflating the megabyte, without ever allocating the claimed gigabyte.
+TEST(HostileInputs, GzipClaimWithinDeflateLimitButUntrueCostsWhatTheFileHolds) {
+  Bytes noise(std::size_t{1} << 20);
+  std::mt19937 gen(5);
+  for (auto& b : noise) b = static_cast<std::uint8_t>(gen());
+  Bytes raw = mnist::testing::idx_bytes(0x08, {1000, 1000, 1000}, {});  // claims 10^9 bytes
+  raw.insert(raw.end(), noise.begin(), noise.end());
+  const Bytes liar = gzip_of(raw);
+  ASSERT_GT(liar.size() * 1032, std::size_t{1000000000});  // the claim passes the header check
+  const std::size_t rss_before = peak_rss();
+  std::string message;
+  try {
+    parse_idx(liar, "liar-idx3-ubyte.gz");
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  EXPECT_NE(message.find("truncated"), std::string::npos) << message;
+  EXPECT_LT(peak_rss() - rss_before, std::size_t{200} << 20);
 }

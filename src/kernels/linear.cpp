@@ -11,15 +11,6 @@ namespace mnist::kernels {
 namespace {
 int i(std::size_t n) { return static_cast<int>(n); }
 
-// Products smaller than this many multiply-adds run as one chunk: splitting them costs more than it saves.
-constexpr std::size_t kParallelMinMacs = std::size_t{1} << 17;
-// Number of chunks of a large product. Fixed (not the thread count) so that results never depend on threads.
-constexpr std::size_t kChunks = 2;
-
-std::size_t chunks_for(std::size_t N, std::size_t D_in, std::size_t D_out) {
-  return N * D_in * D_out >= kParallelMinMacs && N >= 2 * kChunks ? kChunks : 1;
-}
-
 // out rows [r0, r1) = inp rows · weightᵀ + bias, then optionally ReLU, one row at a time while it is in cache.
 void forward_rows(float* out, const float* inp, const float* weight, const float* bias, std::size_t r0,
                   std::size_t r1, std::size_t D_in, std::size_t D_out, bool relu) {
@@ -42,7 +33,7 @@ void forward_rows(float* out, const float* inp, const float* weight, const float
 void forward(std::span<float> out, std::span<const float> inp, std::span<const float> weight,
              std::span<const float> bias, std::size_t N, std::size_t D_in, std::size_t D_out, bool relu) {
   if (N == 0) return;
-  const std::size_t chunks = chunks_for(N, D_in, D_out);
+  const std::size_t chunks = product_chunks(N, D_in, D_out);
   auto chunk = [&](std::size_t c) {
     const Range r = chunk_range(N, chunks, c, 8);
     forward_rows(out.data(), inp.data(), weight.data(), bias.data(), r.begin, r.end, D_in, D_out, relu);
@@ -65,7 +56,7 @@ void linear_backward(std::span<float> dinp, std::span<float> dweight, std::span<
                      std::span<const float> dout, std::span<const float> inp, std::span<const float> weight,
                      std::size_t N, std::size_t D_in, std::size_t D_out) {
   if (N == 0) return;
-  const std::size_t chunks = chunks_for(N, D_in, D_out);
+  const std::size_t chunks = product_chunks(N, D_in, D_out);
   // Chunk c: dweight's columns c (no reduction across chunks: each column sums over all N rows), dinp's rows c,
   // and (chunk 0) dbias, so every output element has exactly one writer.
   auto chunk = [&](std::size_t c) {
@@ -75,12 +66,7 @@ void linear_backward(std::span<float> dinp, std::span<float> dweight, std::span<
       cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, i(D_out), i(cols.end - cols.begin), i(N), 1.0f,
                   dout.data(), i(D_out), inp.data() + cols.begin, i(D_in), 1.0f, dweight.data() + cols.begin,
                   i(D_in));
-    if (c == 0) {
-      for (std::size_t n = 0; n < N; ++n) {
-        const float* row = dout.data() + n * D_out;
-        for (std::size_t o = 0; o < D_out; ++o) dbias[o] += row[o];
-      }
-    }
+    if (c == 0) add_column_sums(dbias, dout, N, D_out);
     const Range rows = chunk_range(N, chunks, c, 8);
     if (!dinp.empty() && rows.end > rows.begin)
       // dinp[rows, D_in] = dout[rows, D_out] · weight[D_out, D_in]
@@ -89,6 +75,11 @@ void linear_backward(std::span<float> dinp, std::span<float> dweight, std::span<
                   dinp.data() + rows.begin * D_in, i(D_in));
   };
   parallel_for_chunks(chunks, chunk);
+}
+
+void add_column_sums(std::span<float> dbias, std::span<const float> dout, std::size_t N, std::size_t D_out) {
+  for (std::size_t n = 0; n < N; ++n)
+    for (std::size_t o = 0; o < D_out; ++o) dbias[o] += dout[n * D_out + o];
 }
 
 void linear_backward_input(std::span<float> dinp, std::span<const float> dout, std::span<const float> weight,

@@ -26,6 +26,9 @@ void linear_backward(std::span<float> dinp, std::span<float> dweight, std::span<
                      std::span<const float> dout, std::span<const float> inp, std::span<const float> weight,
                      std::size_t N, std::size_t D_in, std::size_t D_out);
 
+/// dbias[D_out] += column sums of dout[N, D_out], row by row in order (the bias gradient of any linear layer).
+void add_column_sums(std::span<float> dbias, std::span<const float> dout, std::size_t N, std::size_t D_out);
+
 /// dinp[N, D_in] = dout[N, D_out] · weight[D_out, D_in]   (overwrites): the input gradient alone.
 void linear_backward_input(std::span<float> dinp, std::span<const float> dout, std::span<const float> weight,
                            std::size_t N, std::size_t D_in, std::size_t D_out);

@@ -132,6 +132,11 @@ void parallel_chunks(std::size_t chunks, void (*fn)(void* ctx, std::size_t chunk
   pool().run(chunks, fn, ctx);
 }
 
+std::size_t product_chunks(std::size_t N, std::size_t D_in, std::size_t D_out) {
+  constexpr std::size_t kParallelMinMacs = std::size_t{1} << 17, kChunks = 2;
+  return N * D_in * D_out >= kParallelMinMacs && N >= 2 * kChunks ? kChunks : 1;
+}
+
 Range chunk_range(std::size_t n, std::size_t chunks, std::size_t c, std::size_t align) {
   const std::size_t units = (n + align - 1) / align;
   const std::size_t base = units / chunks, extra = units % chunks;

@@ -24,6 +24,10 @@ void parallel_for_chunks(std::size_t chunks, F& f) {
   parallel_chunks(chunks, [](void* ctx, std::size_t c) { (*static_cast<F*>(ctx))(c); }, &f);
 }
 
+/// Chunks of a matrix product [N, D_in] x [D_in, D_out] (the linear kernels' split): 1 below 2^17 multiply-adds,
+/// where splitting costs more than it saves, else 2. Fixed by the shapes, never by the thread count.
+std::size_t product_chunks(std::size_t N, std::size_t D_in, std::size_t D_out);
+
 /// [begin, end) of chunk c when n items are cut into `chunks` near-equal contiguous parts (first parts larger),
 /// optionally rounded to multiples of `align` items.
 struct Range {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/linear.hpp"
 #include "kernels/parallel.hpp"
 
 namespace mnist::kernels {
@@ -12,14 +13,6 @@ namespace mnist::kernels {
 namespace {
 
 constexpr std::size_t kBlock = 32;  // outputs per pass over a row's entries: four AVX vectors of accumulators
-// Products smaller than this many multiply-adds run as one chunk; larger ones as kChunks fixed chunks (rows for
-// the forward, input columns for the weight gradient), whatever the thread count.
-constexpr std::size_t kParallelMinMacs = std::size_t{1} << 17;
-constexpr std::size_t kChunks = 2;
-
-std::size_t chunks_for(std::size_t N, std::size_t D_in, std::size_t D_out) {
-  return N * D_in * D_out >= kParallelMinMacs && N >= 2 * kChunks ? kChunks : 1;
-}
 
 // Independent accumulator chains per output vector: an FMA takes 4 cycles and two can start per cycle, so about
 // eight chains keep the FMA units busy. Entry j of a row goes to chain j % chains; chains are added in order.
@@ -42,6 +35,17 @@ struct PackTable {
 };
 constexpr PackTable kPack;
 
+// Columns [k, end) of row x, nonzero entries appended to index/value from position n; returns the new n.
+std::uint32_t compress_columns_scalar(std::uint32_t* index, float* value, std::uint32_t n, const float* x,
+                                      std::size_t k, std::size_t end) {
+  for (; k < end; ++k)
+    if (x[k] != 0.0f) {
+      index[n] = static_cast<std::uint32_t>(k);
+      value[n++] = x[k];
+    }
+  return n;
+}
+
 // ---- AVX2 + FMA ----------------------------------------------------------------------------------------------
 
 // Compresses columns [k, end) of row x into index/value from position n; returns the new n. end - k is a
@@ -60,12 +64,7 @@ __attribute__((target("avx2,fma"))) std::uint32_t compress_columns_avx2(std::uin
                         _mm256_add_epi32(perm, _mm256_set1_epi32(static_cast<int>(k))));
     n += static_cast<std::uint32_t>(__builtin_popcount(mask));
   }
-  for (; k < end; ++k)
-    if (x[k] != 0.0f) {
-      index[n] = static_cast<std::uint32_t>(k);
-      value[n++] = x[k];
-    }
-  return n;
+  return compress_columns_scalar(index, value, n, x, k, end);  // the last < 8 columns
 }
 
 // sums[0, 8V) = Σ_j value[j] · wt[index[j] * P + (0..8V)], over U chains (see chains_for).
@@ -154,16 +153,6 @@ __attribute__((target("avx2,fma"))) void transpose_tile_avx2(float* dst, std::si
 }
 
 // ---- Portable versions: the same sums in the same order ------------------------------------------------------
-
-std::uint32_t compress_columns_scalar(std::uint32_t* index, float* value, std::uint32_t n, const float* x,
-                                      std::size_t k, std::size_t end) {
-  for (; k < end; ++k)
-    if (x[k] != 0.0f) {
-      index[n] = static_cast<std::uint32_t>(k);
-      value[n++] = x[k];
-    }
-  return n;
-}
 
 void dot_block_scalar(float* sums, int vectors, const std::uint32_t* index, const float* value, std::uint32_t n,
                       const float* wt, std::size_t P) {
@@ -271,7 +260,7 @@ void sparse_linear_forward(std::span<float> out, SparseRows rows, std::span<cons
                            std::span<const float> weight_t, std::span<const float> bias, std::size_t N,
                            std::size_t D_in, std::size_t D_out, bool relu) {
   if (N == 0) return;
-  const std::size_t P = padded_width(D_out), S = column_passes(D_in), chunks = chunks_for(N, D_in, D_out);
+  const std::size_t P = padded_width(D_out), S = column_passes(D_in), chunks = product_chunks(N, D_in, D_out);
   auto chunk = [&](std::size_t c) {
     const Range r = chunk_range(N, chunks, c, 8);
     if (r.end <= r.begin) return;
@@ -311,7 +300,7 @@ void sparse_linear_backward(std::span<float> dweight, std::span<float> dbias, st
                             std::span<const float> dout, SparseRows rows, std::size_t N, std::size_t D_in,
                             std::size_t D_out) {
   if (N == 0) return;
-  const std::size_t P = padded_width(D_out), S = column_passes(D_in), chunks = chunks_for(N, D_in, D_out);
+  const std::size_t P = padded_width(D_out), S = column_passes(D_in), chunks = product_chunks(N, D_in, D_out);
   // dout padded to P columns with zeros, so that whole vectors can be read.
   for (std::size_t n = 0; n < N; ++n) {
     float* d = rows.scratch.data() + n * P;
@@ -340,9 +329,7 @@ void sparse_linear_backward(std::span<float> dweight, std::span<float> dbias, st
       for (std::size_t o = 0; o < D_out; ++o)
         for (std::size_t k = k0; k < k1; ++k) dweight[o * D_in + k] += dweight_t[k * P + o];
     }
-    if (c == 0)
-      for (std::size_t n = 0; n < N; ++n)
-        for (std::size_t o = 0; o < D_out; ++o) dbias[o] += dout[n * D_out + o];
+    if (c == 0) add_column_sums(dbias, dout, N, D_out);
   };
   parallel_for_chunks(chunks, chunk);
 }

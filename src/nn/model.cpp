@@ -19,7 +19,6 @@ float uniform(std::mt19937_64& gen, float bound) {
   const float u = static_cast<float>(gen() >> 40) * (1.0f / 16777216.0f);
   return -bound + 2.0f * bound * u;
 }
-
 }  // namespace
 
 Model::Model(std::vector<LayerSpec> layers, std::uint64_t seed, std::string spec)
@@ -98,8 +97,8 @@ std::span<const float> Model::forward(std::span<const float> x, std::size_t N) {
       const std::span<const float> layer_in(inp, N * l.in);
       compressed_[i].active = use_compressed(i, layer_in);
       if (compressed_[i].active) compressed_forward(i, out, layer_in, w, b, N, fuse_relu);
-      else if (fuse_relu) kernels::linear_relu_forward(out, std::span(inp, N * l.in), w, b, N, l.in, l.out);
-      else kernels::linear_forward(out, std::span(inp, N * l.in), w, b, N, l.in, l.out);
+      else if (fuse_relu) kernels::linear_relu_forward(out, layer_in, w, b, N, l.in, l.out);
+      else kernels::linear_forward(out, layer_in, w, b, N, l.in, l.out);
       if (fuse_relu) ++i;
     } else {
       kernels::relu_forward(out, std::span(inp, N * l.in), N * l.in);

@@ -33,6 +33,15 @@ double read_number(const json& j, const char* key, const std::string& src) {
   return it->get<double>();
 }
 
+// One value of each epoch (train loss, validation accuracy, ...) against the epoch number from 1, labelled label.
+Series epoch_series(const RunRecord& run, const std::string& label, double EpochStats::*value) {
+  Series s{label, {}, {}};
+  for (const EpochStats& e : run.epochs) {
+    s.x.push_back(static_cast<double>(e.epoch + 1));
+    s.y.push_back(e.*value);
+  }
+  return s;
+}
 }  // namespace
 
 void set_throughput(RunRecord& run, std::size_t train_samples) {
@@ -95,30 +104,12 @@ RunRecord read_history_json(const std::filesystem::path& path) {
   return run;
 }
 
-Series loss_series(const RunRecord& run, const std::string& label) {
-  Series s{label, {}, {}};
-  for (const EpochStats& e : run.epochs) {
-    s.x.push_back(static_cast<double>(e.epoch + 1));
-    s.y.push_back(e.train_loss);
-  }
-  return s;
-}
-
-Series accuracy_series(const RunRecord& run, const std::string& label) {
-  Series s{label, {}, {}};
-  for (const EpochStats& e : run.epochs) {
-    s.x.push_back(static_cast<double>(e.epoch + 1));
-    s.y.push_back(e.val_accuracy);
-  }
-  return s;
-}
-
 void write_charts(const std::filesystem::path& dir, const std::vector<std::pair<std::string, const RunRecord*>>& runs) {
   LineChart loss{"loss history", "epoch", "train loss", {}, true};
   LineChart acc{"validation accuracy history", "epoch", "validation accuracy", {}, true};
   for (const auto& [label, run] : runs) {
-    loss.series.push_back(loss_series(*run, label));
-    acc.series.push_back(accuracy_series(*run, label));
+    loss.series.push_back(epoch_series(*run, label, &EpochStats::train_loss));
+    acc.series.push_back(epoch_series(*run, label, &EpochStats::val_accuracy));
   }
   plot_lines(dir / "loss.png", loss);
   plot_lines(dir / "accuracy.png", acc);

@@ -33,9 +33,6 @@ void write_history_csv(const std::filesystem::path& path, const RunRecord& run);
 /// Reads a history.json (Error naming the file when it cannot be read or lacks the schema).
 RunRecord read_history_json(const std::filesystem::path& path);
 
-/// Series of train loss / validation accuracy per epoch (x from 1), labelled label.
-Series loss_series(const RunRecord& run, const std::string& label);
-Series accuracy_series(const RunRecord& run, const std::string& label);
 /// "loss history" and "validation accuracy history" of several runs (a legend when more than one) into
 /// dir/loss.png and dir/accuracy.png.
 void write_charts(const std::filesystem::path& dir, const std::vector<std::pair<std::string, const RunRecord*>>& runs);

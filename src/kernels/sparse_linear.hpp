@@ -1,4 +1,5 @@
-// A Linear layer that skips zero inputs: the model's first layer, fed with pixels.
+// A Linear layer that skips zero inputs: the model's first layer when its pixels are mostly zero, and small hidden
+// layers (see Model::use_compressed).
 //
 // MNIST images are ~81% zero pixels, Fashion-MNIST ~50%. The first layer is almost all of a small MLP's work
 // (784·32 of the 784·32 + 32·10 multiply-adds per image), and a zero input contributes nothing to its output nor
@@ -8,10 +9,11 @@
 // The weight is used transposed and padded, weight_t[D_in, P] with P = D_out rounded up to 8, so that one input
 // value multiplies a contiguous run of P weights (one to four AVX vectors per 32 outputs).
 //
-// Every output is a sum over the row's nonzero entries in an order fixed by the data alone (increasing column,
-// split round-robin over a few independent accumulators, then added in a fixed order): results are the same for
-// any thread count and for a dense input that happens to hold the same zeros. On a CPU with AVX2+FMA the loops
-// are vectorised; elsewhere a scalar version computes the same sums with std::fma in the same order.
+// Every output is a sum in an order fixed by the data alone (forward: per column pass, the row's entries in
+// increasing column split round-robin over a few accumulators added in a fixed order, then the passes in order;
+// weight gradient: over the batch's rows in order), so results are the same for any thread count. On a CPU with
+// AVX2+FMA the loops are vectorised; elsewhere a scalar version computes the same sums with std::fma in the same
+// order.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -39,9 +41,9 @@ std::size_t count_nonzero(std::span<const float> x);
 std::size_t padded_width(std::size_t D_out);
 
 /// Input columns per pass: the forward and the weight gradient sweep the batch once per block of this many
-/// columns, so that the block's rows of weight_t (or dweight_t), 128 x 32 floats = 16 KiB, stay in L1 while every
-/// row of the batch uses them. (One pass over all 784 columns re-read the whole 100 KiB from L2 for every row: the
-/// loops ran at a third of their speed.)
+/// columns, so that the block's rows of weight_t (or dweight_t), 128 x 32 floats = 16 KiB, can stay in L1 while
+/// every row of the batch uses them instead of the whole 100 KiB being re-read from L2 for every row. (Measured on
+/// a loaded machine, the change was within noise; the 64-byte alignment made the clear difference.)
 constexpr std::size_t kColumnsPerPass = 128;
 /// Passes over D columns: ceil(D / kColumnsPerPass).
 std::size_t column_passes(std::size_t D);

@@ -100,18 +100,20 @@ class Model {
   std::vector<float> delta_a_, delta_b_;
   const float* input_ = nullptr;
   std::size_t batch_ = 0;
-  // Per layer, the workspace of the compressed-input kernels (src/kernels/sparse_linear.hpp): the input's nonzero
-  // entries row by row, the weight transposed [in, out padded to 8] and its gradient in that layout.
+  // Per layer, the workspace of the pair kernels (src/kernels/sparse_linear.hpp): each pair of input rows' nonzero
+  // columns, partial sums, a row of zeros, the weight transposed [in, out padded to 8] and its gradient in that
+  // layout.
   struct Compressed {
     std::vector<std::uint32_t> split, index;
-    std::vector<float> value, scratch, weight_t, dweight_t;
-    bool active = false;  // the last forward of this layer ran on its compressed input
+    std::vector<float> scratch, zeros, weight_t, dweight_t;
+    bool active = false;  // the last forward of this layer ran on the pair kernels
   };
   std::vector<Compressed> compressed_;
   bool use_compressed(std::size_t layer, std::span<const float> inp) const;
   void compressed_forward(std::size_t layer, std::span<float> out, std::span<const float> inp,
                           std::span<const float> weight, std::span<const float> bias, std::size_t N, bool relu);
-  void compressed_backward(std::size_t layer, std::span<float> dinp, std::span<const float> dout, std::size_t N);
+  void compressed_backward(std::size_t layer, std::span<float> dinp, std::span<const float> dout,
+                           std::span<const float> inp, std::size_t N);
 };
 
 /// Threads used by training and inference (forward, backward, batch assembly, optimizer step); default 1.

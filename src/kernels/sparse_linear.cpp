@@ -12,13 +12,14 @@ namespace mnist::kernels {
 
 namespace {
 
-constexpr std::size_t kBlock = 32;  // outputs per pass over a row's entries: four AVX vectors of accumulators
-
-// Independent accumulator chains per output vector: an FMA takes 4 cycles and two can start per cycle, so about
-// eight chains keep the FMA units busy. Entry j of a row goes to chain j % chains; chains are added in order.
-constexpr int chains_for(int vectors) { return vectors <= 2 ? 4 : 2; }
+constexpr std::size_t kBlock = 32;  // outputs per sweep over a pair's entries: four AVX vectors per row
 
 const bool kHaveAvx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+
+// Forward accumulator chains per output vector and row: an FMA takes 4-5 cycles and two can start per cycle, so
+// about ten independent accumulators keep the FMA units busy. With two rows of V vectors that is 2·V·chains; entry
+// j of a pair's list goes to chain j % chains, and chains are added in order at the end.
+constexpr int chains_for(int vectors) { return vectors >= 3 ? 1 : vectors == 2 ? 2 : 4; }
 
 // For each 8-bit mask, the positions of its set bits packed to the front: the permutation that moves the
 // nonzero lanes of a vector together ("left-pack").
@@ -35,87 +36,117 @@ struct PackTable {
 };
 constexpr PackTable kPack;
 
-// Columns [k, end) of row x, nonzero entries appended to index/value from position n; returns the new n.
-std::uint32_t compress_columns_scalar(std::uint32_t* index, float* value, std::uint32_t n, const float* x,
-                                      std::size_t k, std::size_t end) {
+// Rows a and b of a pair (b is a row of zeros when the batch has an odd last row).
+struct Pair {
+  const float* a;
+  const float* b;
+};
+
+// Columns k in [k, end) where a[k] or b[k] is nonzero, appended to index from position n; returns the new n.
+std::uint32_t list_columns_scalar(std::uint32_t* index, std::uint32_t n, Pair x, std::size_t k, std::size_t end) {
   for (; k < end; ++k)
-    if (x[k] != 0.0f) {
-      index[n] = static_cast<std::uint32_t>(k);
-      value[n++] = x[k];
-    }
+    if (x.a[k] != 0.0f || x.b[k] != 0.0f) index[n++] = static_cast<std::uint32_t>(k);
   return n;
 }
 
 // ---- AVX2 + FMA ----------------------------------------------------------------------------------------------
 
-// Compresses columns [k, end) of row x into index/value from position n; returns the new n. end - k is a
-// multiple of 8 except in the row's last pass.
-__attribute__((target("avx2,fma"))) std::uint32_t compress_columns_avx2(std::uint32_t* index, float* value,
-                                                                        std::uint32_t n, const float* x,
-                                                                        std::size_t k, std::size_t end) {
+// The same, 8 columns at a time: OR of the two rows' bits is zero exactly when both are ±0 (NaN stays nonzero).
+// end - k is a multiple of 8 except in the last pass.
+__attribute__((target("avx2,fma"))) std::uint32_t list_columns_avx2(std::uint32_t* index, std::uint32_t n, Pair x,
+                                                                    std::size_t k, std::size_t end) {
   const __m256 zero = _mm256_setzero_ps();
-  // n <= k, so the 8-wide stores at n never pass k + 8 <= end: they stay inside the row's region.
+  // n <= k, so the 8-wide store at n never passes k + 8 <= end: it stays inside the pair's region.
   for (; k + 8 <= end; k += 8) {
-    const __m256 v = _mm256_loadu_ps(x + k);
+    const __m256 v = _mm256_or_ps(_mm256_loadu_ps(x.a + k), _mm256_loadu_ps(x.b + k));
     const unsigned mask = static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(v, zero, _CMP_NEQ_UQ)));
     const __m256i perm = _mm256_load_si256(reinterpret_cast<const __m256i*>(kPack.perm[mask]));
-    _mm256_storeu_ps(value + n, _mm256_permutevar8x32_ps(v, perm));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(index + n),
                         _mm256_add_epi32(perm, _mm256_set1_epi32(static_cast<int>(k))));
     n += static_cast<std::uint32_t>(__builtin_popcount(mask));
   }
-  return compress_columns_scalar(index, value, n, x, k, end);  // the last < 8 columns
+  return list_columns_scalar(index, n, x, k, end);  // the last < 8 columns
 }
 
-// sums[0, 8V) = Σ_j value[j] · wt[index[j] * P + (0..8V)], over U chains (see chains_for).
+// For the pair's rows, sums[r][0, 8V) += Σ_j x_r[k_j] · wt[k_j * P + (0..8V)] over the listed columns k_j, with
+// U chains per output vector. sums rows are P apart.
 template <int V, int U>
-__attribute__((target("avx2,fma"))) void dot_block_avx2(float* sums, const std::uint32_t* index, const float* value,
-                                                        std::uint32_t n, const float* wt, std::size_t P) {
-  __m256 acc[U][V];
-#pragma GCC unroll 8
-  for (int u = 0; u < U; ++u)
+__attribute__((target("avx2,fma"))) void pair_dot_avx2(float* sums, std::size_t P, Pair x, const std::uint32_t* index,
+                                                       std::uint32_t n, const float* wt) {
+  __m256 acc_a[U][V], acc_b[U][V];
 #pragma GCC unroll 4
-    for (int v = 0; v < V; ++v) acc[u][v] = _mm256_setzero_ps();
+  for (int v = 0; v < V; ++v) {
+    acc_a[0][v] = _mm256_load_ps(sums + 8 * v);
+    acc_b[0][v] = _mm256_load_ps(sums + P + 8 * v);
+#pragma GCC unroll 4
+    for (int u = 1; u < U; ++u) acc_a[u][v] = acc_b[u][v] = _mm256_setzero_ps();
+  }
   std::uint32_t j = 0;
   for (; j + U <= n; j += U) {
-#pragma GCC unroll 8
-    for (int u = 0; u < U; ++u) {
-      const __m256 x = _mm256_broadcast_ss(value + j + u);
-      const float* w = wt + std::size_t{index[j + u]} * P;
 #pragma GCC unroll 4
-      for (int v = 0; v < V; ++v) acc[u][v] = _mm256_fmadd_ps(x, _mm256_loadu_ps(w + 8 * v), acc[u][v]);
+    for (int u = 0; u < U; ++u) {
+      const std::uint32_t k = index[j + u];
+      const float* w = wt + std::size_t{k} * P;
+      const __m256 xa = _mm256_broadcast_ss(x.a + k), xb = _mm256_broadcast_ss(x.b + k);
+      __m256 wv[V];
+#pragma GCC unroll 4
+      for (int v = 0; v < V; ++v) {
+        wv[v] = _mm256_load_ps(w + 8 * v);
+        // Keeps the weights in registers: folded into both FMAs as memory operands, each would be loaded twice.
+        __asm__("" : "+x"(wv[v]));
+      }
+#pragma GCC unroll 4
+      for (int v = 0; v < V; ++v) {
+        acc_a[u][v] = _mm256_fmadd_ps(xa, wv[v], acc_a[u][v]);
+        acc_b[u][v] = _mm256_fmadd_ps(xb, wv[v], acc_b[u][v]);
+      }
     }
   }
-  // The last n % U entries, to chains 0, 1, ... (unrolled so that acc stays in registers).
-#pragma GCC unroll 8
+  // The last n % U entries, to chains 0, 1, ... (unrolled so that the accumulators stay in registers).
+#pragma GCC unroll 4
   for (int u = 0; u + 1 < U; ++u) {
     if (j + static_cast<std::uint32_t>(u) >= n) break;
-    const __m256 x = _mm256_broadcast_ss(value + j + u);
-    const float* w = wt + std::size_t{index[j + u]} * P;
+    const std::uint32_t k = index[j + u];
+    const float* w = wt + std::size_t{k} * P;
+    const __m256 xa = _mm256_broadcast_ss(x.a + k), xb = _mm256_broadcast_ss(x.b + k);
 #pragma GCC unroll 4
-    for (int v = 0; v < V; ++v) acc[u][v] = _mm256_fmadd_ps(x, _mm256_loadu_ps(w + 8 * v), acc[u][v]);
+    for (int v = 0; v < V; ++v) {
+      const __m256 wv = _mm256_load_ps(w + 8 * v);
+      acc_a[u][v] = _mm256_fmadd_ps(xa, wv, acc_a[u][v]);
+      acc_b[u][v] = _mm256_fmadd_ps(xb, wv, acc_b[u][v]);
+    }
   }
 #pragma GCC unroll 4
   for (int v = 0; v < V; ++v) {
-    __m256 s = acc[0][v];
-#pragma GCC unroll 8
-    for (int u = 1; u < U; ++u) s = _mm256_add_ps(s, acc[u][v]);
-    _mm256_storeu_ps(sums + 8 * v, s);
+    __m256 a = acc_a[0][v], b = acc_b[0][v];
+#pragma GCC unroll 4
+    for (int u = 1; u < U; ++u) {
+      a = _mm256_add_ps(a, acc_a[u][v]);
+      b = _mm256_add_ps(b, acc_b[u][v]);
+    }
+    _mm256_store_ps(sums + 8 * v, a);
+    _mm256_store_ps(sums + P + 8 * v, b);
   }
 }
 
-// dwt[index[j] * P + (0..8V)] += value[j] · d[0, 8V), for each entry j in order.
+// dwt[k_j * P + (0..8V)] += x_a[k_j] · da[0, 8V) + x_b[k_j] · db[0, 8V) (in that order), for each listed k_j.
 template <int V>
-__attribute__((target("avx2,fma"))) void scatter_block_avx2(float* dwt, const float* d, const std::uint32_t* index,
-                                                            const float* value, std::uint32_t n, std::size_t P) {
-  __m256 dv[V];
+__attribute__((target("avx2,fma"))) void pair_scatter_avx2(float* dwt, std::size_t P, Pair x, const float* da,
+                                                           const float* db, const std::uint32_t* index,
+                                                           std::uint32_t n) {
+  __m256 dav[V], dbv[V];
 #pragma GCC unroll 4
-  for (int v = 0; v < V; ++v) dv[v] = _mm256_loadu_ps(d + 8 * v);
+  for (int v = 0; v < V; ++v) {
+    dav[v] = _mm256_load_ps(da + 8 * v);
+    dbv[v] = _mm256_load_ps(db + 8 * v);
+  }
   for (std::uint32_t j = 0; j < n; ++j) {
-    const __m256 x = _mm256_broadcast_ss(value + j);
-    float* w = dwt + std::size_t{index[j]} * P;
+    const std::uint32_t k = index[j];
+    float* w = dwt + std::size_t{k} * P;
+    const __m256 xa = _mm256_broadcast_ss(x.a + k), xb = _mm256_broadcast_ss(x.b + k);
 #pragma GCC unroll 4
-    for (int v = 0; v < V; ++v) _mm256_storeu_ps(w + 8 * v, _mm256_fmadd_ps(x, dv[v], _mm256_loadu_ps(w + 8 * v)));
+    for (int v = 0; v < V; ++v)
+      _mm256_store_ps(w + 8 * v, _mm256_fmadd_ps(xb, dbv[v], _mm256_fmadd_ps(xa, dav[v], _mm256_load_ps(w + 8 * v))));
   }
 }
 
@@ -154,67 +185,92 @@ __attribute__((target("avx2,fma"))) void transpose_tile_avx2(float* dst, std::si
 
 // ---- Portable versions: the same sums in the same order ------------------------------------------------------
 
-void dot_block_scalar(float* sums, int vectors, const std::uint32_t* index, const float* value, std::uint32_t n,
-                      const float* wt, std::size_t P) {
-  const int U = chains_for(vectors);
-  for (int o = 0; o < 8 * vectors; ++o) {
-    float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-    for (std::uint32_t j = 0; j < n; ++j) {
-      float& a = acc[j % static_cast<std::uint32_t>(U)];
-      a = std::fma(value[j], wt[std::size_t{index[j]} * P + static_cast<std::size_t>(o)], a);
+void pair_dot_scalar(float* sums, std::size_t P, int vectors, Pair x, const std::uint32_t* index, std::uint32_t n,
+                     const float* wt) {
+  const auto U = static_cast<std::uint32_t>(chains_for(vectors));
+  for (int r = 0; r < 2; ++r) {
+    const float* xr = r == 0 ? x.a : x.b;
+    float* s = sums + static_cast<std::size_t>(r) * P;
+    for (int o = 0; o < 8 * vectors; ++o) {
+      float acc[4] = {s[o], 0.0f, 0.0f, 0.0f};
+      for (std::uint32_t j = 0; j < n; ++j) {
+        float& a = acc[j % U];
+        a = std::fma(xr[index[j]], wt[std::size_t{index[j]} * P + static_cast<std::size_t>(o)], a);
+      }
+      float total = acc[0];
+      for (std::uint32_t u = 1; u < U; ++u) total += acc[u];
+      s[o] = total;
     }
-    float s = acc[0];
-    for (int u = 1; u < U; ++u) s += acc[u];
-    sums[o] = s;
   }
 }
 
-void scatter_block_scalar(float* dwt, int vectors, const float* d, const std::uint32_t* index, const float* value,
-                          std::uint32_t n, std::size_t P) {
+void pair_scatter_scalar(float* dwt, std::size_t P, int vectors, Pair x, const float* da, const float* db,
+                         const std::uint32_t* index, std::uint32_t n) {
   for (std::uint32_t j = 0; j < n; ++j) {
-    float* w = dwt + std::size_t{index[j]} * P;
-    for (int o = 0; o < 8 * vectors; ++o) w[o] = std::fma(value[j], d[o], w[o]);
+    const std::uint32_t k = index[j];
+    float* w = dwt + std::size_t{k} * P;
+    for (int o = 0; o < 8 * vectors; ++o) w[o] = std::fma(x.b[k], db[o], std::fma(x.a[k], da[o], w[o]));
   }
 }
 
 // ---- Dispatch --------------------------------------------------------------------------------------------------
 
-// Row x[D] into index/value (its region), split[0, S] = where each pass's entries start, then their end.
-void compress_row(std::uint32_t* split, std::uint32_t* index, float* value, const float* x, std::size_t D) {
+// The pair's listed columns (its region of index), split[0, S] = where each pass's columns start, then their end.
+void list_pair(std::uint32_t* split, std::uint32_t* index, Pair x, std::size_t D) {
   std::uint32_t n = 0;
   const std::size_t S = column_passes(D);
   for (std::size_t s = 0; s < S; ++s) {
     split[s] = n;
     const std::size_t k = s * kColumnsPerPass, end = std::min(D, k + kColumnsPerPass);
-    n = kHaveAvx2 ? compress_columns_avx2(index, value, n, x, k, end)
-                  : compress_columns_scalar(index, value, n, x, k, end);
+    n = kHaveAvx2 ? list_columns_avx2(index, n, x, k, end) : list_columns_scalar(index, n, x, k, end);
   }
   split[S] = n;
 }
 
-void dot_block(float* sums, int vectors, const std::uint32_t* index, const float* value, std::uint32_t n,
-               const float* wt, std::size_t P) {
-  if (!kHaveAvx2) return dot_block_scalar(sums, vectors, index, value, n, wt, P);
+void pair_dot(float* sums, std::size_t P, int vectors, Pair x, const std::uint32_t* index, std::uint32_t n,
+              const float* wt) {
+  if (!kHaveAvx2) return pair_dot_scalar(sums, P, vectors, x, index, n, wt);
   switch (vectors) {
-    case 1: return dot_block_avx2<1, chains_for(1)>(sums, index, value, n, wt, P);
-    case 2: return dot_block_avx2<2, chains_for(2)>(sums, index, value, n, wt, P);
-    case 3: return dot_block_avx2<3, chains_for(3)>(sums, index, value, n, wt, P);
-    default: return dot_block_avx2<4, chains_for(4)>(sums, index, value, n, wt, P);
+    case 1: return pair_dot_avx2<1, chains_for(1)>(sums, P, x, index, n, wt);
+    case 2: return pair_dot_avx2<2, chains_for(2)>(sums, P, x, index, n, wt);
+    case 3: return pair_dot_avx2<3, chains_for(3)>(sums, P, x, index, n, wt);
+    default: return pair_dot_avx2<4, chains_for(4)>(sums, P, x, index, n, wt);
   }
 }
 
-void scatter_block(float* dwt, int vectors, const float* d, const std::uint32_t* index, const float* value,
-                   std::uint32_t n, std::size_t P) {
-  if (!kHaveAvx2) return scatter_block_scalar(dwt, vectors, d, index, value, n, P);
+void pair_scatter(float* dwt, std::size_t P, int vectors, Pair x, const float* da, const float* db,
+                  const std::uint32_t* index, std::uint32_t n) {
+  if (!kHaveAvx2) return pair_scatter_scalar(dwt, P, vectors, x, da, db, index, n);
   switch (vectors) {
-    case 1: return scatter_block_avx2<1>(dwt, d, index, value, n, P);
-    case 2: return scatter_block_avx2<2>(dwt, d, index, value, n, P);
-    case 3: return scatter_block_avx2<3>(dwt, d, index, value, n, P);
-    default: return scatter_block_avx2<4>(dwt, d, index, value, n, P);
+    case 1: return pair_scatter_avx2<1>(dwt, P, x, da, db, index, n);
+    case 2: return pair_scatter_avx2<2>(dwt, P, x, da, db, index, n);
+    case 3: return pair_scatter_avx2<3>(dwt, P, x, da, db, index, n);
+    default: return pair_scatter_avx2<4>(dwt, P, x, da, db, index, n);
   }
 }
 
 int vectors_in_block(std::size_t P, std::size_t blk) { return static_cast<int>(std::min(kBlock, P - blk) / 8); }
+
+// dweight[o, k] += dweight_t[k, o] for columns k in [k0, k1) (8x8 tiles, then the leftovers one by one).
+void add_transposed(std::span<float> dweight, std::span<const float> dweight_t, std::size_t k0, std::size_t k1,
+                    std::size_t D_in, std::size_t D_out) {
+  const std::size_t P = padded_width(D_out);
+  const std::size_t full_rows = kHaveAvx2 ? D_out / 8 * 8 : 0, full_end = kHaveAvx2 ? k0 + (k1 - k0) / 8 * 8 : k0;
+  alignas(32) float tile[64];
+  for (std::size_t o = 0; o < full_rows; o += 8)
+    for (std::size_t k = k0; k < full_end; k += 8) {
+      transpose_tile_avx2(tile, 8, dweight_t.data() + k * P + o, P);  // tile[o', k'] = dweight_t[k + k', o + o']
+      for (std::size_t r = 0; r < 8; ++r)
+        for (std::size_t c = 0; c < 8; ++c) dweight[(o + r) * D_in + k + c] += tile[r * 8 + c];
+    }
+  for (std::size_t o = 0; o < D_out; ++o)
+    for (std::size_t k = o < full_rows ? full_end : k0; k < k1; ++k) dweight[o * D_in + k] += dweight_t[k * P + o];
+}
+
+// Pair g of inp[N, D]: rows 2g and 2g + 1, the second one `zeros` when 2g + 1 == N.
+Pair pair_of(const float* inp, std::span<const float> zeros, std::size_t g, std::size_t N, std::size_t D) {
+  return {inp + 2 * g * D, 2 * g + 1 < N ? inp + (2 * g + 1) * D : zeros.data()};
+}
 
 }  // namespace
 
@@ -225,6 +281,8 @@ __attribute__((target_clones("avx2", "default"))) std::size_t count_nonzero(std:
 }
 
 std::size_t padded_width(std::size_t D_out) { return (D_out + 7) / 8 * 8; }
+std::size_t row_pairs(std::size_t N) { return (N + 1) / 2; }
+std::size_t column_passes(std::size_t D) { return (D + kColumnsPerPass - 1) / kColumnsPerPass; }
 
 std::span<float> cache_aligned(std::vector<float>& storage, std::size_t n) {
   constexpr std::size_t kLineFloats = 64 / sizeof(float);
@@ -238,53 +296,48 @@ void transpose_weight(std::span<float> weight_t, std::span<const float> weight, 
                       std::size_t D_in) {
   const std::size_t P = padded_width(D_out);
   const std::size_t full_rows = kHaveAvx2 ? D_out / 8 * 8 : 0, full_cols = kHaveAvx2 ? D_in / 8 * 8 : 0;
-  // 8x8 tiles with AVX shuffles (done once per forward, 25k floats for 784->32: a twentieth of the sparse
-  // forward's time instead of a fifth), then the leftover rows and columns one by one.
+  // 8x8 tiles with AVX shuffles, then only the leftover outputs (rows of weight) and inputs (its columns) one by
+  // one, then the padding.
   for (std::size_t o = 0; o < full_rows; o += 8)
-    for (std::size_t k = 0; k < full_cols; k += 8) transpose_tile_avx2(weight_t.data() + k * P + o, P,
-                                                                      weight.data() + o * D_in + k, D_in);
-  for (std::size_t k0 = 0; k0 < D_in; k0 += 16) {
-    const std::size_t k1 = std::min(D_in, k0 + 16);
-    for (std::size_t o = 0; o < D_out; ++o)
-      for (std::size_t k = k0; k < k1; ++k)
-        if (o >= full_rows || k >= full_cols) weight_t[k * P + o] = weight[o * D_in + k];
-    for (std::size_t k = k0; k < k1; ++k)
-      std::fill(weight_t.begin() + static_cast<std::ptrdiff_t>(k * P + D_out),
-                weight_t.begin() + static_cast<std::ptrdiff_t>(k * P + P), 0.0f);
-  }
+    for (std::size_t k = 0; k < full_cols; k += 8)
+      transpose_tile_avx2(weight_t.data() + k * P + o, P, weight.data() + o * D_in + k, D_in);
+  for (std::size_t o = full_rows; o < D_out; ++o)
+    for (std::size_t k = 0; k < D_in; ++k) weight_t[k * P + o] = weight[o * D_in + k];
+  for (std::size_t o = 0; o < full_rows; ++o)
+    for (std::size_t k = full_cols; k < D_in; ++k) weight_t[k * P + o] = weight[o * D_in + k];
+  for (std::size_t k = 0; k < D_in; ++k)
+    std::fill(weight_t.begin() + static_cast<std::ptrdiff_t>(k * P + D_out),
+              weight_t.begin() + static_cast<std::ptrdiff_t>(k * P + P), 0.0f);
 }
-
-std::size_t column_passes(std::size_t D) { return (D + kColumnsPerPass - 1) / kColumnsPerPass; }
 
 void sparse_linear_forward(std::span<float> out, SparseRows rows, std::span<const float> inp,
                            std::span<const float> weight_t, std::span<const float> bias, std::size_t N,
                            std::size_t D_in, std::size_t D_out, bool relu) {
   if (N == 0) return;
-  const std::size_t P = padded_width(D_out), S = column_passes(D_in), chunks = product_chunks(N, D_in, D_out);
+  const std::size_t P = padded_width(D_out), S = column_passes(D_in), G = row_pairs(N),
+                    chunks = product_chunks(N, D_in, D_out);
   auto chunk = [&](std::size_t c) {
-    const Range r = chunk_range(N, chunks, c, 8);
+    const Range r = chunk_range(G, chunks, c, 4);
     if (r.end <= r.begin) return;
-    for (std::size_t n = r.begin; n < r.end; ++n)
-      compress_row(rows.split.data() + n * (S + 1), rows.index.data() + n * D_in, rows.value.data() + n * D_in,
-                   inp.data() + n * D_in, D_in);
-    std::fill(rows.scratch.begin() + static_cast<std::ptrdiff_t>(r.begin * P),
-              rows.scratch.begin() + static_cast<std::ptrdiff_t>(r.end * P), 0.0f);
-    // Pass s adds, for every row, the sum over its entries in the pass's columns to the row's running total.
-    alignas(32) float sums[kBlock];
+    for (std::size_t g = r.begin; g < r.end; ++g)
+      list_pair(rows.split.data() + g * (S + 1), rows.index.data() + g * D_in,
+                pair_of(inp.data(), rows.zeros, g, N, D_in), D_in);
+    std::fill(rows.scratch.begin() + static_cast<std::ptrdiff_t>(2 * r.begin * P),
+              rows.scratch.begin() + static_cast<std::ptrdiff_t>(2 * r.end * P), 0.0f);
+    // Pass s adds, for both rows of every pair, the sum over the pass's listed columns to the rows' running totals
+    // (the pass's rows of weight_t, 128 x 32 floats, stay in L1 while the pairs use them).
     for (std::size_t s = 0; s < S; ++s)
       for (std::size_t blk = 0; blk < P; blk += kBlock) {
         const int vectors = vectors_in_block(P, blk);
-        for (std::size_t n = r.begin; n < r.end; ++n) {
-          const std::uint32_t* split = rows.split.data() + n * (S + 1);
+        for (std::size_t g = r.begin; g < r.end; ++g) {
+          const std::uint32_t* split = rows.split.data() + g * (S + 1);
           const std::uint32_t first = split[s], count = split[s + 1] - first;
           if (count == 0) continue;
-          dot_block(sums, vectors, rows.index.data() + n * D_in + first, rows.value.data() + n * D_in + first,
-                    count, weight_t.data() + blk, P);
-          float* total = rows.scratch.data() + n * P + blk;
-          for (int o = 0; o < 8 * vectors; ++o) total[o] += sums[o];
+          pair_dot(rows.scratch.data() + 2 * g * P + blk, P, vectors, pair_of(inp.data(), rows.zeros, g, N, D_in),
+                   rows.index.data() + g * D_in + first, count, weight_t.data() + blk);
         }
       }
-    for (std::size_t n = r.begin; n < r.end; ++n) {
+    for (std::size_t n = 2 * r.begin; n < std::min(N, 2 * r.end); ++n) {
       const float* total = rows.scratch.data() + n * P;
       float* out_row = out.data() + n * D_out;
       for (std::size_t o = 0; o < D_out; ++o) {
@@ -297,19 +350,21 @@ void sparse_linear_forward(std::span<float> out, SparseRows rows, std::span<cons
 }
 
 void sparse_linear_backward(std::span<float> dweight, std::span<float> dbias, std::span<float> dweight_t,
-                            std::span<const float> dout, SparseRows rows, std::size_t N, std::size_t D_in,
-                            std::size_t D_out) {
+                            std::span<const float> dout, std::span<const float> inp, SparseRows rows, std::size_t N,
+                            std::size_t D_in, std::size_t D_out) {
   if (N == 0) return;
-  const std::size_t P = padded_width(D_out), S = column_passes(D_in), chunks = product_chunks(N, D_in, D_out);
-  // dout padded to P columns with zeros, so that whole vectors can be read.
-  for (std::size_t n = 0; n < N; ++n) {
+  const std::size_t P = padded_width(D_out), S = column_passes(D_in), G = row_pairs(N),
+                    chunks = product_chunks(N, D_in, D_out);
+  // dout padded to P columns (and to an even number of rows) with zeros, so that whole vectors can be read.
+  for (std::size_t n = 0; n < 2 * G; ++n) {
     float* d = rows.scratch.data() + n * P;
-    std::copy(dout.begin() + static_cast<std::ptrdiff_t>(n * D_out),
-              dout.begin() + static_cast<std::ptrdiff_t>((n + 1) * D_out), d);
-    std::fill(d + D_out, d + P, 0.0f);
+    if (n < N)
+      std::copy(dout.begin() + static_cast<std::ptrdiff_t>(n * D_out),
+                dout.begin() + static_cast<std::ptrdiff_t>((n + 1) * D_out), d);
+    std::fill(d + (n < N ? D_out : 0), d + P, 0.0f);
   }
   // Chunk c owns the passes [s0, s1): their rows of dweight_t and columns of dweight. Each element sums over the
-  // batch's rows in order, whatever the chunking.
+  // batch's pairs in order (and within a pair, its first row first), whatever the chunking.
   auto chunk = [&](std::size_t c) {
     const Range passes = chunk_range(S, chunks, c);
     for (std::size_t s = passes.begin; s < passes.end; ++s) {
@@ -318,16 +373,16 @@ void sparse_linear_backward(std::span<float> dweight, std::span<float> dbias, st
                 dweight_t.begin() + static_cast<std::ptrdiff_t>(k1 * P), 0.0f);
       for (std::size_t blk = 0; blk < P; blk += kBlock) {
         const int vectors = vectors_in_block(P, blk);
-        for (std::size_t n = 0; n < N; ++n) {
-          const std::uint32_t* split = rows.split.data() + n * (S + 1);
+        for (std::size_t g = 0; g < G; ++g) {
+          const std::uint32_t* split = rows.split.data() + g * (S + 1);
           const std::uint32_t first = split[s], count = split[s + 1] - first;
           if (count == 0) continue;
-          scatter_block(dweight_t.data() + blk, vectors, rows.scratch.data() + n * P + blk,
-                        rows.index.data() + n * D_in + first, rows.value.data() + n * D_in + first, count, P);
+          const float* da = rows.scratch.data() + 2 * g * P + blk;
+          pair_scatter(dweight_t.data() + blk, P, vectors, pair_of(inp.data(), rows.zeros, g, N, D_in), da, da + P,
+                       rows.index.data() + g * D_in + first, count);
         }
       }
-      for (std::size_t o = 0; o < D_out; ++o)
-        for (std::size_t k = k0; k < k1; ++k) dweight[o * D_in + k] += dweight_t[k * P + o];
+      add_transposed(dweight, dweight_t, k0, k1, D_in, D_out);
     }
     if (c == 0) add_column_sums(dbias, dout, N, D_out);
   };

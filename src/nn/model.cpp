@@ -126,7 +126,7 @@ void Model::backward(std::span<const float> dlogits) {
     const bool need_dinp = i > 0;
     std::span<float> dinp = need_dinp ? std::span<float>(next, N * l.in) : std::span<float>();
     if (l.kind == LayerSpec::Kind::Linear && compressed_[i].active) {
-      compressed_backward(i, dinp, std::span(dout, N * l.out), N);
+      compressed_backward(i, dinp, std::span(dout, N * l.out), std::span(inp, N * l.in), N);
     } else if (l.kind == LayerSpec::Kind::Linear) {
       const std::size_t w = offsets_[i], b = w + l.out * l.in;
       kernels::linear_backward(dinp, std::span(grads_).subspan(w, l.out * l.in), std::span(grads_).subspan(b, l.out),
@@ -142,13 +142,13 @@ void Model::backward(std::span<const float> dlogits) {
   }
 }
 
-// Which Linear layers run on their compressed input (kernels/sparse_linear.hpp), decided per forward from the
-// data alone, never from the thread count:
-// - the first layer reads pixels: compressed when at most kSparseMaxDensity of them are nonzero (MNIST: 19%),
+// Which Linear layers run on the pair kernels (kernels/sparse_linear.hpp), decided per forward from the data
+// alone, never from the thread count:
+// - the first layer reads pixels: the pair kernels when at most kSparseMaxDensity of them are nonzero (MNIST: 19%),
 //   dense BLAS otherwise (Fashion-MNIST: 50%), as measured by bench/kernels_bench.cpp;
-// - a later layer with few inputs (a hidden layer of at most kSmallInputs units): always compressed. Its product
-//   is tiny (128x32 by 32x10), where a BLAS call costs more in set-up than in arithmetic, and after a ReLU half of
-//   its inputs are zero.
+// - a later layer with few inputs (a hidden layer of at most kSmallInputs units): always the pair kernels. Its
+//   product is tiny (128x32 by 32x10), where a BLAS call costs more in set-up than in arithmetic.
+// Wider hidden layers stay on BLAS.
 constexpr std::size_t kSmallInputs = 64;
 
 bool Model::use_compressed(std::size_t layer, std::span<const float> inp) const {
@@ -163,8 +163,13 @@ bool Model::use_compressed(std::size_t layer, std::span<const float> inp) const 
 namespace {
 // (auto: Model::Compressed is private; its members are reached through the deduced type.)
 kernels::SparseRows rows_of(auto& c, std::size_t N, std::size_t D_in, std::size_t D_out) {
-  return {std::span(c.split).first(N * (kernels::column_passes(D_in) + 1)), std::span(c.index).first(N * D_in),
-          std::span(c.value).first(N * D_in), kernels::cache_aligned(c.scratch, N * kernels::padded_width(D_out))};
+  const std::size_t G = kernels::row_pairs(N), S = kernels::column_passes(D_in);
+  if (c.split.size() < G * (S + 1)) c.split.resize(G * (S + 1));
+  if (c.index.size() < G * D_in) c.index.resize(G * D_in);
+  if (c.zeros.size() < D_in) c.zeros.assign(D_in, 0.0f);
+  return {std::span(c.split).first(G * (S + 1)), std::span(c.index).first(G * D_in),
+          kernels::cache_aligned(c.scratch, 2 * G * kernels::padded_width(D_out)),
+          std::span<const float>(c.zeros).first(D_in)};
 }
 }  // namespace
 
@@ -174,23 +179,18 @@ void Model::compressed_forward(std::size_t layer, std::span<float> out, std::spa
   const LayerSpec& l = layers_[layer];
   Compressed& c = compressed_[layer];
   const std::size_t P = kernels::padded_width(l.out);
-  if (c.split.size() < N * (kernels::column_passes(l.in) + 1)) c.split.resize(N * (kernels::column_passes(l.in) + 1));
-  if (c.index.size() < N * l.in) {
-    c.index.resize(N * l.in);
-    c.value.resize(N * l.in);
-  }
   const std::span<float> weight_t = kernels::cache_aligned(c.weight_t, l.in * P);
   kernels::transpose_weight(weight_t, weight, l.out, l.in);
   kernels::sparse_linear_forward(out, rows_of(c, N, l.in, l.out), inp, weight_t, bias, N, l.in, l.out, relu);
 }
 
 void Model::compressed_backward(std::size_t layer, std::span<float> dinp, std::span<const float> dout,
-                                std::size_t N) {
+                                std::span<const float> inp, std::size_t N) {
   const LayerSpec& l = layers_[layer];
   Compressed& c = compressed_[layer];
   const std::size_t w = offsets_[layer], b = w + l.out * l.in;
   kernels::sparse_linear_backward(std::span(grads_).subspan(w, l.out * l.in), std::span(grads_).subspan(b, l.out),
-                                  kernels::cache_aligned(c.dweight_t, l.in * kernels::padded_width(l.out)), dout,
+                                  kernels::cache_aligned(c.dweight_t, l.in * kernels::padded_width(l.out)), dout, inp,
                                   rows_of(c, N, l.in, l.out), N, l.in, l.out);
   if (!dinp.empty())
     kernels::linear_backward_input(dinp, dout, std::span<const float>(params_).subspan(w, l.out * l.in), N, l.in,

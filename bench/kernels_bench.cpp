@@ -16,6 +16,7 @@
 #include "kernels/linear.hpp"
 #include "kernels/softmax_cross_entropy.hpp"
 #include "kernels/sparse_linear.hpp"
+#include "kernels/tiled_linear.hpp"
 #include "mnist/error.hpp"
 #include "mnist/idx.hpp"
 
@@ -137,6 +138,28 @@ void BM_FirstLayerSparseForward(benchmark::State& state) {
   c.report(state);
 }
 
+// The tiled dense kernels, also with the per-forward transpose of the weight.
+void BM_FirstLayerTiledForward(benchmark::State& state) {
+  FirstLayerCase c(state);
+  if (!c.ok) return state.SkipWithError("data set not found");
+  for (auto _ : state) {
+    mnist::kernels::transpose_weight(c.wt, c.w, c.O, c.I);
+    mnist::kernels::tiled_linear_forward(c.out, c.rows.scratch, c.x, c.wt, c.b, c.N, c.I, c.O, true);
+    benchmark::DoNotOptimize(c.out.data());
+  }
+  c.report(state);
+}
+
+void BM_FirstLayerTiledBackward(benchmark::State& state) {
+  FirstLayerCase c(state);
+  if (!c.ok) return state.SkipWithError("data set not found");
+  for (auto _ : state) {
+    mnist::kernels::tiled_linear_backward(c.dw, c.db, c.dwt, c.rows.scratch, c.dout, c.x, c.N, c.I, c.O);
+    benchmark::DoNotOptimize(c.dw.data());
+  }
+  c.report(state);
+}
+
 // The weight gradient of the first layer (no input gradient): dweight += doutᵀ · x, dbias += Σ dout.
 void BM_FirstLayerDenseBackward(benchmark::State& state) {
   FirstLayerCase c(state);
@@ -207,6 +230,8 @@ BENCHMARK(BM_FirstLayerDenseForward)->Apply(first_layer_args);
 BENCHMARK(BM_FirstLayerSparseForward)->Apply(first_layer_args);
 BENCHMARK(BM_FirstLayerDenseBackward)->Apply(first_layer_args);
 BENCHMARK(BM_FirstLayerSparseBackward)->Apply(first_layer_args);
+BENCHMARK(BM_FirstLayerTiledForward)->Apply(first_layer_args);
+BENCHMARK(BM_FirstLayerTiledBackward)->Apply(first_layer_args);
 BENCHMARK(BM_SoftmaxCrossEntropy);
 BENCHMARK(BM_GatherBatch);
 BENCHMARK_MAIN();

@@ -100,19 +100,21 @@ class Model {
   std::vector<float> delta_a_, delta_b_;
   const float* input_ = nullptr;
   std::size_t batch_ = 0;
-  // Per layer, the workspace of the pair kernels (src/kernels/sparse_linear.hpp): each pair of input rows' nonzero
-  // columns, partial sums, a row of zeros, the weight transposed [in, out padded to 8] and its gradient in that
-  // layout.
-  struct Compressed {
+  // Per layer, the kernels its product runs on, chosen per forward (see choose_path in model.cpp): BLAS, the pair
+  // kernels (src/kernels/sparse_linear.hpp) or the tiled dense ones (src/kernels/tiled_linear.hpp); and their
+  // workspace: the weight transposed [in, out padded to 8] and its gradient in that layout, partial sums, and for
+  // the pair kernels each pair of input rows' listed columns and a row of zeros.
+  enum class Path { Blas, Pairs, Tiled };
+  struct Workspace {
+    Path path = Path::Blas;
     std::vector<std::uint32_t> split, index;
     std::vector<float> scratch, zeros, weight_t, dweight_t;
-    bool active = false;  // the last forward of this layer ran on the pair kernels
   };
-  std::vector<Compressed> compressed_;
-  bool use_compressed(std::size_t layer, std::span<const float> inp) const;
-  void compressed_forward(std::size_t layer, std::span<float> out, std::span<const float> inp,
+  std::vector<Workspace> work_;
+  Path choose_path(std::size_t layer, std::span<const float> inp) const;
+  void transposed_forward(std::size_t layer, std::span<float> out, std::span<const float> inp,
                           std::span<const float> weight, std::span<const float> bias, std::size_t N, bool relu);
-  void compressed_backward(std::size_t layer, std::span<float> dinp, std::span<const float> dout,
+  void transposed_backward(std::size_t layer, std::span<float> dinp, std::span<const float> dout,
                            std::span<const float> inp, std::size_t N);
 };
 

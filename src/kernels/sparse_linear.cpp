@@ -150,39 +150,6 @@ __attribute__((target("avx2,fma"))) void pair_scatter_avx2(float* dwt, std::size
   }
 }
 
-// dst[c * dst_stride + r] = src[r * src_stride + c] for an 8x8 tile.
-__attribute__((target("avx2,fma"))) void transpose_tile_avx2(float* dst, std::size_t dst_stride, const float* src,
-                                                             std::size_t src_stride) {
-  __m256 r[8], t[8];
-#pragma GCC unroll 8
-  for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + static_cast<std::size_t>(i) * src_stride);
-  t[0] = _mm256_unpacklo_ps(r[0], r[1]);
-  t[1] = _mm256_unpackhi_ps(r[0], r[1]);
-  t[2] = _mm256_unpacklo_ps(r[2], r[3]);
-  t[3] = _mm256_unpackhi_ps(r[2], r[3]);
-  t[4] = _mm256_unpacklo_ps(r[4], r[5]);
-  t[5] = _mm256_unpackhi_ps(r[4], r[5]);
-  t[6] = _mm256_unpacklo_ps(r[6], r[7]);
-  t[7] = _mm256_unpackhi_ps(r[6], r[7]);
-  r[0] = _mm256_shuffle_ps(t[0], t[2], _MM_SHUFFLE(1, 0, 1, 0));
-  r[1] = _mm256_shuffle_ps(t[0], t[2], _MM_SHUFFLE(3, 2, 3, 2));
-  r[2] = _mm256_shuffle_ps(t[1], t[3], _MM_SHUFFLE(1, 0, 1, 0));
-  r[3] = _mm256_shuffle_ps(t[1], t[3], _MM_SHUFFLE(3, 2, 3, 2));
-  r[4] = _mm256_shuffle_ps(t[4], t[6], _MM_SHUFFLE(1, 0, 1, 0));
-  r[5] = _mm256_shuffle_ps(t[4], t[6], _MM_SHUFFLE(3, 2, 3, 2));
-  r[6] = _mm256_shuffle_ps(t[5], t[7], _MM_SHUFFLE(1, 0, 1, 0));
-  r[7] = _mm256_shuffle_ps(t[5], t[7], _MM_SHUFFLE(3, 2, 3, 2));
-  const int lo = 0x20, hi = 0x31;
-  _mm256_storeu_ps(dst + 0 * dst_stride, _mm256_permute2f128_ps(r[0], r[4], lo));
-  _mm256_storeu_ps(dst + 1 * dst_stride, _mm256_permute2f128_ps(r[1], r[5], lo));
-  _mm256_storeu_ps(dst + 2 * dst_stride, _mm256_permute2f128_ps(r[2], r[6], lo));
-  _mm256_storeu_ps(dst + 3 * dst_stride, _mm256_permute2f128_ps(r[3], r[7], lo));
-  _mm256_storeu_ps(dst + 4 * dst_stride, _mm256_permute2f128_ps(r[0], r[4], hi));
-  _mm256_storeu_ps(dst + 5 * dst_stride, _mm256_permute2f128_ps(r[1], r[5], hi));
-  _mm256_storeu_ps(dst + 6 * dst_stride, _mm256_permute2f128_ps(r[2], r[6], hi));
-  _mm256_storeu_ps(dst + 7 * dst_stride, _mm256_permute2f128_ps(r[3], r[7], hi));
-}
-
 // ---- Portable versions: the same sums in the same order ------------------------------------------------------
 
 void pair_dot_scalar(float* sums, std::size_t P, int vectors, Pair x, const std::uint32_t* index, std::uint32_t n,
@@ -251,22 +218,6 @@ void pair_scatter(float* dwt, std::size_t P, int vectors, Pair x, const float* d
 
 int vectors_in_block(std::size_t P, std::size_t blk) { return static_cast<int>(std::min(kBlock, P - blk) / 8); }
 
-// dweight[o, k] += dweight_t[k, o] for columns k in [k0, k1) (8x8 tiles, then the leftovers one by one).
-void add_transposed(std::span<float> dweight, std::span<const float> dweight_t, std::size_t k0, std::size_t k1,
-                    std::size_t D_in, std::size_t D_out) {
-  const std::size_t P = padded_width(D_out);
-  const std::size_t full_rows = kHaveAvx2 ? D_out / 8 * 8 : 0, full_end = kHaveAvx2 ? k0 + (k1 - k0) / 8 * 8 : k0;
-  alignas(32) float tile[64];
-  for (std::size_t o = 0; o < full_rows; o += 8)
-    for (std::size_t k = k0; k < full_end; k += 8) {
-      transpose_tile_avx2(tile, 8, dweight_t.data() + k * P + o, P);  // tile[o', k'] = dweight_t[k + k', o + o']
-      for (std::size_t r = 0; r < 8; ++r)
-        for (std::size_t c = 0; c < 8; ++c) dweight[(o + r) * D_in + k + c] += tile[r * 8 + c];
-    }
-  for (std::size_t o = 0; o < D_out; ++o)
-    for (std::size_t k = o < full_rows ? full_end : k0; k < k1; ++k) dweight[o * D_in + k] += dweight_t[k * P + o];
-}
-
 // Pair g of inp[N, D]: rows 2g and 2g + 1, the second one `zeros` when 2g + 1 == N.
 Pair pair_of(const float* inp, std::span<const float> zeros, std::size_t g, std::size_t N, std::size_t D) {
   return {inp + 2 * g * D, 2 * g + 1 < N ? inp + (2 * g + 1) * D : zeros.data()};
@@ -280,35 +231,7 @@ __attribute__((target_clones("avx2", "default"))) std::size_t count_nonzero(std:
   return n;
 }
 
-std::size_t padded_width(std::size_t D_out) { return (D_out + 7) / 8 * 8; }
 std::size_t row_pairs(std::size_t N) { return (N + 1) / 2; }
-std::size_t column_passes(std::size_t D) { return (D + kColumnsPerPass - 1) / kColumnsPerPass; }
-
-std::span<float> cache_aligned(std::vector<float>& storage, std::size_t n) {
-  constexpr std::size_t kLineFloats = 64 / sizeof(float);
-  if (storage.size() < n + kLineFloats) storage.resize(n + kLineFloats);
-  const auto address = reinterpret_cast<std::uintptr_t>(storage.data());
-  const std::size_t skip = ((64 - address % 64) % 64) / sizeof(float);
-  return std::span<float>(storage).subspan(skip, n);
-}
-
-void transpose_weight(std::span<float> weight_t, std::span<const float> weight, std::size_t D_out,
-                      std::size_t D_in) {
-  const std::size_t P = padded_width(D_out);
-  const std::size_t full_rows = kHaveAvx2 ? D_out / 8 * 8 : 0, full_cols = kHaveAvx2 ? D_in / 8 * 8 : 0;
-  // 8x8 tiles with AVX shuffles, then only the leftover outputs (rows of weight) and inputs (its columns) one by
-  // one, then the padding.
-  for (std::size_t o = 0; o < full_rows; o += 8)
-    for (std::size_t k = 0; k < full_cols; k += 8)
-      transpose_tile_avx2(weight_t.data() + k * P + o, P, weight.data() + o * D_in + k, D_in);
-  for (std::size_t o = full_rows; o < D_out; ++o)
-    for (std::size_t k = 0; k < D_in; ++k) weight_t[k * P + o] = weight[o * D_in + k];
-  for (std::size_t o = 0; o < full_rows; ++o)
-    for (std::size_t k = full_cols; k < D_in; ++k) weight_t[k * P + o] = weight[o * D_in + k];
-  for (std::size_t k = 0; k < D_in; ++k)
-    std::fill(weight_t.begin() + static_cast<std::ptrdiff_t>(k * P + D_out),
-              weight_t.begin() + static_cast<std::ptrdiff_t>(k * P + P), 0.0f);
-}
 
 void sparse_linear_forward(std::span<float> out, SparseRows rows, std::span<const float> inp,
                            std::span<const float> weight_t, std::span<const float> bias, std::size_t N,

@@ -9,6 +9,7 @@
 #include "kernels/parallel.hpp"
 #include "kernels/softmax_cross_entropy.hpp"
 #include "kernels/sparse_linear.hpp"
+#include "kernels/tiled_linear.hpp"
 #include "mnist/error.hpp"
 
 namespace mnist {
@@ -34,7 +35,7 @@ Model::Model(std::vector<LayerSpec> layers, std::uint64_t seed, std::string spec
   params_.assign(total, 0.0f);
   grads_.assign(total, 0.0f);
   acts_.resize(layers_.size());
-  compressed_.resize(layers_.size());
+  work_.resize(layers_.size());
   std::mt19937_64 gen(seed);
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     const LayerSpec& l = layers_[i];
@@ -95,8 +96,8 @@ std::span<const float> Model::forward(std::span<const float> x, std::size_t N) {
       const std::span<const float> w(params_.data() + offsets_[i], l.out * l.in);
       const std::span<const float> b(params_.data() + offsets_[i] + l.out * l.in, l.out);
       const std::span<const float> layer_in(inp, N * l.in);
-      compressed_[i].active = use_compressed(i, layer_in);
-      if (compressed_[i].active) compressed_forward(i, out, layer_in, w, b, N, fuse_relu);
+      work_[i].path = choose_path(i, layer_in);
+      if (work_[i].path != Path::Blas) transposed_forward(i, out, layer_in, w, b, N, fuse_relu);
       else if (fuse_relu) kernels::linear_relu_forward(out, layer_in, w, b, N, l.in, l.out);
       else kernels::linear_forward(out, layer_in, w, b, N, l.in, l.out);
       if (fuse_relu) ++i;
@@ -125,8 +126,8 @@ void Model::backward(std::span<const float> dlogits) {
     const float* inp = i == 0 ? input_ : acts_[i - 1].data();
     const bool need_dinp = i > 0;
     std::span<float> dinp = need_dinp ? std::span<float>(next, N * l.in) : std::span<float>();
-    if (l.kind == LayerSpec::Kind::Linear && compressed_[i].active) {
-      compressed_backward(i, dinp, std::span(dout, N * l.out), std::span(inp, N * l.in), N);
+    if (l.kind == LayerSpec::Kind::Linear && work_[i].path != Path::Blas) {
+      transposed_backward(i, dinp, std::span(dout, N * l.out), std::span(inp, N * l.in), N);
     } else if (l.kind == LayerSpec::Kind::Linear) {
       const std::size_t w = offsets_[i], b = w + l.out * l.in;
       kernels::linear_backward(dinp, std::span(grads_).subspan(w, l.out * l.in), std::span(grads_).subspan(b, l.out),
@@ -142,26 +143,30 @@ void Model::backward(std::span<const float> dlogits) {
   }
 }
 
-// Which Linear layers run on the pair kernels (kernels/sparse_linear.hpp), decided per forward from the data
-// alone, never from the thread count:
-// - the first layer reads pixels: the pair kernels when at most kSparseMaxDensity of them are nonzero (MNIST: 19%),
-//   dense BLAS otherwise (Fashion-MNIST: 50%), as measured by bench/kernels_bench.cpp;
-// - a later layer with few inputs (a hidden layer of at most kSmallInputs units): always the pair kernels. Its
-//   product is tiny (128x32 by 32x10), where a BLAS call costs more in set-up than in arithmetic.
-// Wider hidden layers stay on BLAS.
+// Which kernels each Linear layer runs on, decided per forward from the data and shapes alone, never from the
+// thread count (all measured with bench/kernels_bench.cpp, BM_FirstLayer*):
+// - the first layer reads pixels: the pair kernels when at most kSparseMaxDensity of them are nonzero (MNIST: 19%);
+//   otherwise (Fashion-MNIST: 50%) the tiled dense kernels when it has at most kTiledMaxOutputs outputs (the shapes
+//   they were measured at, 10 and 32), BLAS for wider layers;
+// - a later layer with few inputs (a hidden layer of at most kSmallInputs units): the pair kernels. Its product is
+//   tiny (128x32 by 32x10), where a BLAS call costs more in set-up than in arithmetic. Wider hidden layers: BLAS.
 constexpr std::size_t kSmallInputs = 64;
+constexpr std::size_t kTiledMaxOutputs = 64;
 
-bool Model::use_compressed(std::size_t layer, std::span<const float> inp) const {
-  if (layer > 0) return layers_[layer].in <= kSmallInputs;
+Model::Path Model::choose_path(std::size_t layer, std::span<const float> inp) const {
+  const LayerSpec& l = layers_[layer];
+  if (layer > 0) return l.in <= kSmallInputs ? Path::Pairs : Path::Blas;
   // The density of the batch's first rows (at most 16: a sample of the same images the batch draws from) is
   // enough to pick the faster path, for a tenth of the cost of counting the whole batch.
-  const std::span<const float> sample = inp.first(std::min(inp.size(), 16 * layers_[0].in));
-  return static_cast<double>(kernels::count_nonzero(sample)) <=
-         kernels::kSparseMaxDensity * static_cast<double>(sample.size());
+  const std::span<const float> sample = inp.first(std::min(inp.size(), 16 * l.in));
+  if (static_cast<double>(kernels::count_nonzero(sample)) <=
+      kernels::kSparseMaxDensity * static_cast<double>(sample.size()))
+    return Path::Pairs;
+  return l.out <= kTiledMaxOutputs ? Path::Tiled : Path::Blas;
 }
 
 namespace {
-// (auto: Model::Compressed is private; its members are reached through the deduced type.)
+// (auto: Model::Workspace is private; its members are reached through the deduced type.)
 kernels::SparseRows rows_of(auto& c, std::size_t N, std::size_t D_in, std::size_t D_out) {
   const std::size_t G = kernels::row_pairs(N), S = kernels::column_passes(D_in);
   if (c.split.size() < G * (S + 1)) c.split.resize(G * (S + 1));
@@ -173,25 +178,33 @@ kernels::SparseRows rows_of(auto& c, std::size_t N, std::size_t D_in, std::size_
 }
 }  // namespace
 
-void Model::compressed_forward(std::size_t layer, std::span<float> out, std::span<const float> inp,
+void Model::transposed_forward(std::size_t layer, std::span<float> out, std::span<const float> inp,
                                std::span<const float> weight, std::span<const float> bias, std::size_t N,
                                bool relu) {
   const LayerSpec& l = layers_[layer];
-  Compressed& c = compressed_[layer];
+  Workspace& c = work_[layer];
   const std::size_t P = kernels::padded_width(l.out);
   const std::span<float> weight_t = kernels::cache_aligned(c.weight_t, l.in * P);
   kernels::transpose_weight(weight_t, weight, l.out, l.in);
-  kernels::sparse_linear_forward(out, rows_of(c, N, l.in, l.out), inp, weight_t, bias, N, l.in, l.out, relu);
+  if (c.path == Path::Pairs)
+    kernels::sparse_linear_forward(out, rows_of(c, N, l.in, l.out), inp, weight_t, bias, N, l.in, l.out, relu);
+  else
+    kernels::tiled_linear_forward(out, kernels::cache_aligned(c.scratch, N * P), inp, weight_t, bias, N, l.in, l.out,
+                                  relu);
 }
 
-void Model::compressed_backward(std::size_t layer, std::span<float> dinp, std::span<const float> dout,
+void Model::transposed_backward(std::size_t layer, std::span<float> dinp, std::span<const float> dout,
                                 std::span<const float> inp, std::size_t N) {
   const LayerSpec& l = layers_[layer];
-  Compressed& c = compressed_[layer];
-  const std::size_t w = offsets_[layer], b = w + l.out * l.in;
-  kernels::sparse_linear_backward(std::span(grads_).subspan(w, l.out * l.in), std::span(grads_).subspan(b, l.out),
-                                  kernels::cache_aligned(c.dweight_t, l.in * kernels::padded_width(l.out)), dout, inp,
-                                  rows_of(c, N, l.in, l.out), N, l.in, l.out);
+  Workspace& c = work_[layer];
+  const std::size_t w = offsets_[layer], b = w + l.out * l.in, P = kernels::padded_width(l.out);
+  const std::span<float> dweight = std::span(grads_).subspan(w, l.out * l.in), dbias = std::span(grads_).subspan(b, l.out);
+  const std::span<float> dweight_t = kernels::cache_aligned(c.dweight_t, l.in * P);
+  if (c.path == Path::Pairs)
+    kernels::sparse_linear_backward(dweight, dbias, dweight_t, dout, inp, rows_of(c, N, l.in, l.out), N, l.in, l.out);
+  else
+    kernels::tiled_linear_backward(dweight, dbias, dweight_t, kernels::cache_aligned(c.scratch, N * P), dout, inp, N,
+                                   l.in, l.out);
   if (!dinp.empty())
     kernels::linear_backward_input(dinp, dout, std::span<const float>(params_).subspan(w, l.out * l.in), N, l.in,
                                    l.out);

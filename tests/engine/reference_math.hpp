@@ -1,5 +1,6 @@
 // Double-precision reference implementations for the engine's tests: plain loops, no BLAS, obviously right.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -23,6 +24,21 @@ inline std::vector<std::int32_t> random_labels(std::size_t n, std::size_t classe
   std::vector<std::int32_t> v(n);
   for (auto& y : v) y = static_cast<std::int32_t>(gen() % classes);
   return v;
+}
+
+// Largest |a - b| relative to the largest |b| (at least 1): sums of hundreds of products of either sign differ
+// by rounding in proportion to their terms, not to the (possibly cancelled) result. A NaN on one side only, or a
+// size mismatch, is an infinite difference (std::max would silently skip a NaN).
+inline double worst_rel(const std::vector<float>& a, const std::vector<float>& b) {
+  if (a.size() != b.size()) return HUGE_VAL;
+  double worst = 0, scale = 1;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (std::isnan(a[i]) != std::isnan(b[i])) return HUGE_VAL;
+    if (std::isnan(a[i])) continue;
+    worst = std::max(worst, std::abs(static_cast<double>(a[i]) - b[i]));
+    scale = std::max(scale, std::abs(static_cast<double>(b[i])));
+  }
+  return worst / scale;
 }
 
 // out[N, O] = inp[N, I] · w[O, I]ᵀ + b[O]

@@ -41,17 +41,6 @@ struct SparseWorkspace {
   }
 };
 
-// Largest |a - b| relative to the largest |b| (at least 1): sums of hundreds of products of either sign differ
-// by rounding in proportion to their terms, not to the (possibly cancelled) result.
-double worst_rel(const std::vector<float>& a, const std::vector<float>& b) {
-  double worst = 0, scale = 1;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    worst = std::max(worst, std::abs(static_cast<double>(a[i]) - b[i]));
-    scale = std::max(scale, std::abs(static_cast<double>(b[i])));
-  }
-  return worst / scale;
-}
-
 // Sparse forward and weight gradient against the dense kernels on inp[N, D_in].
 void expect_matches_dense(const std::vector<float>& inp, std::size_t N, std::size_t D_in, std::size_t D_out,
                           const char* what) {

@@ -75,7 +75,16 @@ std::vector<std::pair<std::string, Shape>> Model::parameter_shapes() const {
 void set_num_threads(int threads) { kernels::set_num_threads(threads); }
 int num_threads() { return kernels::num_threads(); }
 
-void Model::zero_grad() { std::fill(grads_.begin(), grads_.end(), 0.0f); }
+void Model::zero_grad() {
+  // Two fixed halves for a large model (as SGD::step): with two threads, one of the serial steps less.
+  const std::size_t chunks = grads_.size() >= 16384 ? 2 : 1;
+  auto chunk = [&](std::size_t c) {
+    const kernels::Range r = kernels::chunk_range(grads_.size(), chunks, c, 16);
+    std::fill(grads_.begin() + static_cast<std::ptrdiff_t>(r.begin), grads_.begin() + static_cast<std::ptrdiff_t>(r.end),
+              0.0f);
+  };
+  kernels::parallel_for_chunks(chunks, chunk);
+}
 
 std::span<const float> Model::forward(std::span<const float> x, std::size_t N) {
   if (x.size() < N * input_size())

@@ -21,10 +21,13 @@ constexpr std::size_t kBlock = 16;  // outputs per register tile: two AVX vector
 // x[r * x_stride + i * x_step] · wt[i * wt_stride + 8v], continuing the chains stored in acc. The forward
 // (x = batch rows, wt = weight_t) and the weight gradient (x = batch columns read down the rows, wt = dout) are
 // both this loop.
-template <int R, int V>
+// Adjacent: the tile's rows are adjacent floats of x (x_stride 1: the weight gradient's input columns), else its
+// steps are (x_step 1: the forward's columns); a compile-time stride keeps the inner loop's addressing simple.
+template <int R, int V, bool Adjacent>
 __attribute__((target("avx2,fma"))) void tile_avx2(float* acc, std::size_t P, bool fresh, const float* x,
-                                                   std::size_t x_stride, std::size_t x_step, const float* wt,
+                                                   std::size_t x_stride_, std::size_t x_step_, const float* wt,
                                                    std::size_t wt_stride, std::size_t count) {
+  const std::size_t x_stride = Adjacent ? 1 : x_stride_, x_step = Adjacent ? x_step_ : 1;
   __m256 sum[R][V];
 #pragma GCC unroll 6
   for (int r = 0; r < R; ++r)
@@ -65,25 +68,38 @@ void tile_scalar(float* acc, std::size_t P, bool fresh, std::size_t rows, int ve
     }
 }
 
-// Rows [r0, r1) of acc (each P floats): full tiles of kTile rows, then single rows, each through all its output
-// blocks while its inputs are in L1.
+template <int V, bool Adjacent>
+void tile_rows_avx2(std::size_t rows, float* acc, std::size_t P, bool fresh, const float* x, std::size_t x_stride,
+                    std::size_t x_step, const float* wt, std::size_t wt_stride, std::size_t count) {
+  switch (rows) {
+    case 1: return tile_avx2<1, V, Adjacent>(acc, P, fresh, x, x_stride, x_step, wt, wt_stride, count);
+    case 2: return tile_avx2<2, V, Adjacent>(acc, P, fresh, x, x_stride, x_step, wt, wt_stride, count);
+    case 3: return tile_avx2<3, V, Adjacent>(acc, P, fresh, x, x_stride, x_step, wt, wt_stride, count);
+    case 4: return tile_avx2<4, V, Adjacent>(acc, P, fresh, x, x_stride, x_step, wt, wt_stride, count);
+    case 5: return tile_avx2<5, V, Adjacent>(acc, P, fresh, x, x_stride, x_step, wt, wt_stride, count);
+    default: return tile_avx2<kTile, V, Adjacent>(acc, P, fresh, x, x_stride, x_step, wt, wt_stride, count);
+  }
+}
+
+// Rows [r0, r1) of acc (each P floats) in tiles of kTile rows (the last one smaller), each through all its output
+// blocks while its inputs are in L1. (A tile of any height computes each row's chains the same way.)
 void tiles(float* acc, std::size_t P, bool fresh, std::size_t r0, std::size_t r1, const float* x,
            std::size_t x_stride, std::size_t x_step, const float* wt, std::size_t wt_stride, std::size_t count) {
   for (std::size_t r = r0; r < r1;) {
-    const bool full = r + kTile <= r1;
+    const std::size_t rows = std::min(kTile, r1 - r);
     for (std::size_t blk = 0; blk < P; blk += kBlock) {
       const bool two = P - blk >= kBlock;
       float* a = acc + r * P + blk;
       const float* xr = x + r * x_stride;
       const float* w = wt + blk;
-      if (!kHaveAvx2)
-        tile_scalar(a, P, fresh, full ? kTile : 1, two ? 2 : 1, xr, x_stride, x_step, w, wt_stride, count);
-      else if (full && two) tile_avx2<kTile, 2>(a, P, fresh, xr, x_stride, x_step, w, wt_stride, count);
-      else if (full) tile_avx2<kTile, 1>(a, P, fresh, xr, x_stride, x_step, w, wt_stride, count);
-      else if (two) tile_avx2<1, 2>(a, P, fresh, xr, x_stride, x_step, w, wt_stride, count);
-      else tile_avx2<1, 1>(a, P, fresh, xr, x_stride, x_step, w, wt_stride, count);
+      const bool adjacent = x_stride == 1;
+      if (!kHaveAvx2) tile_scalar(a, P, fresh, rows, two ? 2 : 1, xr, x_stride, x_step, w, wt_stride, count);
+      else if (two && adjacent) tile_rows_avx2<2, true>(rows, a, P, fresh, xr, x_stride, x_step, w, wt_stride, count);
+      else if (two) tile_rows_avx2<2, false>(rows, a, P, fresh, xr, x_stride, x_step, w, wt_stride, count);
+      else if (adjacent) tile_rows_avx2<1, true>(rows, a, P, fresh, xr, x_stride, x_step, w, wt_stride, count);
+      else tile_rows_avx2<1, false>(rows, a, P, fresh, xr, x_stride, x_step, w, wt_stride, count);
     }
-    r += full ? kTile : 1;
+    r += rows;
   }
 }
 

@@ -186,6 +186,7 @@ void BM_FirstLayerSparseBackward(benchmark::State& state) {
 void first_layer_args(benchmark::internal::Benchmark* b) {
   for (int out : {32, 10})
     for (int data : {kFashion, kMnist, kRandom}) b->Args({128, 784, out, data});
+  b->Args({128, 32, 10, kRandom});  // the hidden models' second layer (dense activations: `hidden`)
 }
 
 void BM_SoftmaxCrossEntropy(benchmark::State& state) {

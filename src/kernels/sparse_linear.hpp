@@ -1,5 +1,5 @@
 // A Linear layer that skips the input columns that are zero in both rows of a pair of rows: the model's first
-// layer on MNIST-like pixels and small hidden layers (see choose_path in src/nn/model.cpp).
+// layer on MNIST-like pixels (see choose_path in src/nn/model.cpp).
 //
 // MNIST images are ~81% zero pixels, Fashion-MNIST ~50%, and a zero input contributes nothing to the output nor to
 // the weight gradient. A kernel that skips single zeros works row by row and loads a weight row for every product

@@ -1,5 +1,5 @@
 // A dense Linear layer on the transposed weight (weight_t.hpp), for the first layer when its inputs are not sparse
-// enough for the pair kernels (Fashion-MNIST) and its outputs are few (10 or 32).
+// enough for the pair kernels (Fashion-MNIST) and its outputs are few (10 or 32), and for small hidden layers.
 //
 // BLAS's sgemm packs both operands into its own layout on every call, which at these shapes (128x784 by 784x32)
 // costs about a third of its multiply time, and its micro-kernel is made for large outputs. Here the weight is

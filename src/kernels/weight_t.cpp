@@ -78,7 +78,8 @@ void transpose_weight(std::span<float> weight_t, std::span<const float> weight, 
     for (std::size_t o = full_rows; o < D_out; ++o)
       for (std::size_t k = cols.begin; k < cols.end; ++k) weight_t[k * P + o] = weight[o * D_in + k];
     for (std::size_t o = 0; o < full_rows; ++o)
-      for (std::size_t k = std::max(cols.begin, full_cols); k < cols.end; ++k) weight_t[k * P + o] = weight[o * D_in + k];
+      for (std::size_t k = std::max(cols.begin, full_cols); k < cols.end; ++k)
+        weight_t[k * P + o] = weight[o * D_in + k];
     for (std::size_t k = cols.begin; k < cols.end; ++k)
       std::fill(weight_t.begin() + static_cast<std::ptrdiff_t>(k * P + D_out),
                 weight_t.begin() + static_cast<std::ptrdiff_t>(k * P + P), 0.0f);

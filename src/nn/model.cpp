@@ -80,8 +80,8 @@ void Model::zero_grad() {
   const std::size_t chunks = grads_.size() >= 16384 ? 2 : 1;
   auto chunk = [&](std::size_t c) {
     const kernels::Range r = kernels::chunk_range(grads_.size(), chunks, c, 16);
-    std::fill(grads_.begin() + static_cast<std::ptrdiff_t>(r.begin), grads_.begin() + static_cast<std::ptrdiff_t>(r.end),
-              0.0f);
+    std::fill(grads_.begin() + static_cast<std::ptrdiff_t>(r.begin),
+              grads_.begin() + static_cast<std::ptrdiff_t>(r.end), 0.0f);
   };
   kernels::parallel_for_chunks(chunks, chunk);
 }
@@ -208,7 +208,8 @@ void Model::transposed_backward(std::size_t layer, std::span<float> dinp, std::s
   const LayerSpec& l = layers_[layer];
   Workspace& c = work_[layer];
   const std::size_t w = offsets_[layer], b = w + l.out * l.in, P = kernels::padded_width(l.out);
-  const std::span<float> dweight = std::span(grads_).subspan(w, l.out * l.in), dbias = std::span(grads_).subspan(b, l.out);
+  const std::span<float> dweight = std::span(grads_).subspan(w, l.out * l.in);
+  const std::span<float> dbias = std::span(grads_).subspan(b, l.out);
   const std::span<float> dweight_t = kernels::cache_aligned(c.dweight_t, l.in * P);
   if (c.path == Path::Pairs)
     kernels::sparse_linear_backward(dweight, dbias, dweight_t, dout, inp, rows_of(c, N, l.in, l.out), N, l.in, l.out);

@@ -260,14 +260,7 @@ void sparse_linear_forward(std::span<float> out, SparseRows rows, std::span<cons
                    rows.index.data() + g * D_in + first, count, weight_t.data() + blk);
         }
       }
-    for (std::size_t n = 2 * r.begin; n < std::min(N, 2 * r.end); ++n) {
-      const float* total = rows.scratch.data() + n * P;
-      float* out_row = out.data() + n * D_out;
-      for (std::size_t o = 0; o < D_out; ++o) {
-        const float v = total[o] + bias[o];
-        out_row[o] = relu ? (v > 0.0f ? v : 0.0f) : v;
-      }
-    }
+    unpad_rows(out, rows.scratch, bias, 2 * r.begin, std::min(N, 2 * r.end), D_out, relu);
   };
   parallel_for_chunks(chunks, chunk);
 }
@@ -278,14 +271,7 @@ void sparse_linear_backward(std::span<float> dweight, std::span<float> dbias, st
   if (N == 0) return;
   const std::size_t P = padded_width(D_out), S = column_passes(D_in), G = row_pairs(N),
                     chunks = product_chunks(N, D_in, D_out);
-  // dout padded to P columns (and to an even number of rows) with zeros, so that whole vectors can be read.
-  for (std::size_t n = 0; n < 2 * G; ++n) {
-    float* d = rows.scratch.data() + n * P;
-    if (n < N)
-      std::copy(dout.begin() + static_cast<std::ptrdiff_t>(n * D_out),
-                dout.begin() + static_cast<std::ptrdiff_t>((n + 1) * D_out), d);
-    std::fill(d + (n < N ? D_out : 0), d + P, 0.0f);
-  }
+  pad_rows(rows.scratch, dout, N, 2 * G, D_out);  // whole vectors, and an even number of rows, to read
   // Chunk c owns the passes [s0, s1): their rows of dweight_t and columns of dweight. Each element sums over the
   // batch's pairs in order (and within a pair, its first row first), whatever the chunking.
   auto chunk = [&](std::size_t c) {

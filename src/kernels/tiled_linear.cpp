@@ -119,14 +119,7 @@ void tiled_linear_forward(std::span<float> out, std::span<float> scratch, std::s
       tiles(scratch.data(), P, s == 0, r.begin, r.end, inp.data() + k0, D_in, 1, weight_t.data() + k0 * P, P,
             k1 - k0);
     }
-    for (std::size_t n = r.begin; n < r.end; ++n) {
-      const float* total = scratch.data() + n * P;
-      float* out_row = out.data() + n * D_out;
-      for (std::size_t o = 0; o < D_out; ++o) {
-        const float v = total[o] + bias[o];
-        out_row[o] = relu ? (v > 0.0f ? v : 0.0f) : v;
-      }
-    }
+    unpad_rows(out, scratch, bias, r.begin, r.end, D_out, relu);
   };
   parallel_for_chunks(chunks, chunk);
 }
@@ -138,13 +131,7 @@ void tiled_linear_backward(std::span<float> dweight, std::span<float> dbias, std
   // Four column ranges rather than two halves when the product is worth splitting: threads claim them as they
   // come free, which evens out a slower core (measured: two threads 1.07-1.4x faster than one with two halves).
   const std::size_t P = padded_width(D_out), chunks = product_chunks(N, D_in, D_out) > 1 ? 4 : 1;
-  // dout padded to P columns with zeros, so that whole vectors can be read.
-  for (std::size_t n = 0; n < N; ++n) {
-    float* d = scratch.data() + n * P;
-    std::copy(dout.begin() + static_cast<std::ptrdiff_t>(n * D_out),
-              dout.begin() + static_cast<std::ptrdiff_t>((n + 1) * D_out), d);
-    std::fill(d + D_out, d + P, 0.0f);
-  }
+  pad_rows(scratch, dout, N, N, D_out);  // whole vectors to read
   // Chunk c owns the input columns [k0, k1): their rows of dweight_t, each a chain over the batch rows in order.
   // (Boundaries on multiples of 16: whole 8x8 blocks for add_transposed.)
   auto chunk = [&](std::size_t c) {

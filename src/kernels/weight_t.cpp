@@ -99,4 +99,28 @@ void add_transposed(std::span<float> dweight, std::span<const float> dweight_t, 
     for (std::size_t k = o < full_rows ? full_end : k0; k < k1; ++k) dweight[o * D_in + k] += dweight_t[k * P + o];
 }
 
+void pad_rows(std::span<float> padded, std::span<const float> src, std::size_t N, std::size_t rows, std::size_t D) {
+  const std::size_t P = padded_width(D);
+  for (std::size_t n = 0; n < rows; ++n) {
+    float* d = padded.data() + n * P;
+    if (n < N)
+      std::copy(src.begin() + static_cast<std::ptrdiff_t>(n * D), src.begin() + static_cast<std::ptrdiff_t>((n + 1) * D),
+                d);
+    std::fill(d + (n < N ? D : 0), d + P, 0.0f);
+  }
+}
+
+void unpad_rows(std::span<float> out, std::span<const float> padded, std::span<const float> bias, std::size_t n0,
+                std::size_t n1, std::size_t D_out, bool relu) {
+  const std::size_t P = padded_width(D_out);
+  for (std::size_t n = n0; n < n1; ++n) {
+    const float* total = padded.data() + n * P;
+    float* out_row = out.data() + n * D_out;
+    for (std::size_t o = 0; o < D_out; ++o) {
+      const float v = total[o] + bias[o];
+      out_row[o] = relu ? (v > 0.0f ? v : 0.0f) : v;
+    }
+  }
+}
+
 }  // namespace mnist::kernels

@@ -33,4 +33,12 @@ void transpose_weight(std::span<float> weight_t, std::span<const float> weight, 
 void add_transposed(std::span<float> dweight, std::span<const float> dweight_t, std::size_t k0, std::size_t k1,
                     std::size_t D_in, std::size_t D_out);
 
+/// padded[rows, P] = src[N, D] with zeros in the padding columns [D, P) and the padding rows [N, rows): a gradient
+/// laid out so that the kernels read whole vectors.
+void pad_rows(std::span<float> padded, std::span<const float> src, std::size_t N, std::size_t rows, std::size_t D);
+
+/// out[n, :] = padded[n, :D_out] + bias, then max(·, 0) when relu, for rows n in [n0, n1): the forward's epilogue.
+void unpad_rows(std::span<float> out, std::span<const float> padded, std::span<const float> bias, std::size_t n0,
+                std::size_t n1, std::size_t D_out, bool relu);
+
 }  // namespace mnist::kernels

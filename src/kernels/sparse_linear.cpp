@@ -14,8 +14,6 @@ namespace {
 
 constexpr std::size_t kBlock = 32;  // outputs per sweep over a pair's entries: four AVX vectors per row
 
-const bool kHaveAvx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-
 // Forward accumulator chains per output vector and row: an FMA takes 4-5 cycles and two can start per cycle, so
 // about ten independent accumulators keep the FMA units busy. With two rows of V vectors that is 2·V·chains; entry
 // j of a pair's list goes to chain j % chains, and chains are added in order at the end.

@@ -12,8 +12,6 @@ namespace mnist::kernels {
 
 namespace {
 
-const bool kHaveAvx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-
 constexpr std::size_t kTile = 6;    // batch rows (forward) or input columns (weight gradient) per register tile
 constexpr std::size_t kBlock = 16;  // outputs per register tile: two AVX vectors
 

@@ -9,9 +9,9 @@
 
 namespace mnist::kernels {
 
-namespace {
-
 const bool kHaveAvx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+
+namespace {
 
 // dst[c * dst_stride + r] = src[r * src_stride + c] (or += when add) for an 8x8 tile.
 __attribute__((target("avx2,fma"))) void transpose_tile_avx2(float* dst, std::size_t dst_stride, const float* src,

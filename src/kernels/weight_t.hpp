@@ -8,6 +8,10 @@
 
 namespace mnist::kernels {
 
+/// The CPU has AVX2 and FMA: the kernels on weight_t take their vector paths, else scalar ones with the same sums.
+/// (Read only at run time, after static initialisation.)
+extern const bool kHaveAvx2;
+
 /// Padded width of weight_t's rows: D_out rounded up to a multiple of 8 floats (one AVX vector).
 std::size_t padded_width(std::size_t D_out);
 

@@ -95,27 +95,38 @@ class Model {
   std::vector<std::size_t> offsets_;  // per layer: offset of its weight in params_ (Linear only)
   std::string spec_;
   std::vector<float> params_, grads_;
-  // Forward/backward workspace: acts_[l] is layer l's output [N, out]; deltas_ hold gradients of activations.
-  std::vector<std::vector<float>> acts_;
-  std::vector<float> delta_a_, delta_b_;
+  // Forward/backward workspace: acts_[l] is layer l's output [N, out]; deltas_[l] the loss's gradient with respect
+  // to it (for every layer but the last, whose gradient backward() is given).
+  std::vector<std::vector<float>> acts_, deltas_;
   const float* input_ = nullptr;
   std::size_t batch_ = 0;
   // Per layer, the kernels its product runs on, chosen per forward (see choose_path in model.cpp): BLAS, the pair
   // kernels (src/kernels/sparse_linear.hpp) or the tiled dense ones (src/kernels/tiled_linear.hpp); and their
   // workspace: the weight transposed [in, out padded to 8] and its gradient in that layout, partial sums, and for
-  // the pair kernels each pair of input rows' listed columns and a row of zeros.
+  // the pair kernels each pair of input rows' listed columns and a row of zeros. The spans are the storage's
+  // cache-aligned parts for the current batch, set before any parallel region uses them.
   enum class Path { Blas, Pairs, Tiled };
   struct Workspace {
     Path path = Path::Blas;
     std::vector<std::uint32_t> split, index;
     std::vector<float> scratch, zeros, weight_t, dweight_t;
+    std::span<std::uint32_t> split_now, index_now;
+    std::span<float> scratch_now, weight_t_now, dweight_t_now;
   };
   std::vector<Workspace> work_;
+  // A parallel region's work items: chunk `chunk` of `chunks` of one layer's weight transpose or weight gradient.
+  struct Task {
+    std::size_t layer, chunk, chunks;
+  };
+  std::vector<Task> tasks_;
+  std::size_t row_chunks_ = 1;  // the fixed row ranges of the last forward (and its backward)
   Path choose_path(std::size_t layer, std::span<const float> inp) const;
-  void transposed_forward(std::size_t layer, std::span<float> out, std::span<const float> inp,
-                          std::span<const float> weight, std::span<const float> bias, std::size_t N, bool relu);
-  void transposed_backward(std::size_t layer, std::span<float> dinp, std::span<const float> dout,
-                           std::span<const float> inp, std::size_t N);
+  void prepare(std::span<const float> x, std::size_t N);
+  void forward_rows(std::size_t r0, std::size_t r1);
+  void backward_rows(std::span<const float> dlogits, std::size_t r0, std::size_t r1);
+  void weight_gradient(std::span<const float> dlogits, const Task& task);
+  std::span<const float> layer_input(std::size_t layer) const;
+  std::span<const float> layer_dout(std::span<const float> dlogits, std::size_t layer) const;
 };
 
 /// Threads used by training and inference (forward, backward, batch assembly, optimizer step); default 1.

@@ -26,8 +26,22 @@ void linear_backward(std::span<float> dinp, std::span<float> dweight, std::span<
                      std::span<const float> dout, std::span<const float> inp, std::span<const float> weight,
                      std::size_t N, std::size_t D_in, std::size_t D_out);
 
+/// Rows [r0, r1) of linear_forward (relu: of linear_relu_forward), on the calling thread: for a caller that runs
+/// row ranges of every layer in one parallel region.
+void linear_forward_rows(std::span<float> out, std::span<const float> inp, std::span<const float> weight,
+                         std::span<const float> bias, std::size_t r0, std::size_t r1, std::size_t D_in,
+                         std::size_t D_out, bool relu);
+
+/// Chunk c of linear_backward's weight gradient (dweight's columns of range c of `chunks`, product_chunks(N, D_in,
+/// D_out) there; and dbias when c == 0), on the calling thread.
+void linear_backward_weight_chunk(std::span<float> dweight, std::span<float> dbias, std::span<const float> dout,
+                                  std::span<const float> inp, std::size_t N, std::size_t D_in, std::size_t D_out,
+                                  std::size_t c, std::size_t chunks);
+
 /// dbias[D_out] += column sums of dout[N, D_out], row by row in order (the bias gradient of any linear layer).
-void add_column_sums(std::span<float> dbias, std::span<const float> dout, std::size_t N, std::size_t D_out);
+/// Rows are `stride` floats apart (0: D_out; the padded layouts of weight_t.hpp have wider rows).
+void add_column_sums(std::span<float> dbias, std::span<const float> dout, std::size_t N, std::size_t D_out,
+                     std::size_t stride = 0);
 
 /// dinp[N, D_in] = dout[N, D_out] · weight[D_out, D_in]   (overwrites): the input gradient alone.
 void linear_backward_input(std::span<float> dinp, std::span<const float> dout, std::span<const float> weight,

@@ -231,67 +231,81 @@ __attribute__((target_clones("avx2", "default"))) std::size_t count_nonzero(std:
 
 std::size_t row_pairs(std::size_t N) { return (N + 1) / 2; }
 
+void sparse_linear_forward_rows(std::span<float> out, SparseRows rows, std::span<const float> inp,
+                                std::span<const float> weight_t, std::span<const float> bias, std::size_t N,
+                                std::size_t D_in, std::size_t D_out, bool relu, std::size_t r0, std::size_t r1) {
+  const std::size_t P = padded_width(D_out), S = column_passes(D_in);
+  const std::size_t g0 = r0 / 2, g1 = (r1 + 1) / 2;  // the pairs of rows [r0, r1) (r0 even)
+  if (g1 <= g0) return;
+  for (std::size_t g = g0; g < g1; ++g)
+    list_pair(rows.split.data() + g * (S + 1), rows.index.data() + g * D_in,
+              pair_of(inp.data(), rows.zeros, g, N, D_in), D_in);
+  std::fill(rows.scratch.begin() + static_cast<std::ptrdiff_t>(2 * g0 * P),
+            rows.scratch.begin() + static_cast<std::ptrdiff_t>(2 * g1 * P), 0.0f);
+  // Pass s adds, for both rows of every pair, the sum over the pass's listed columns to the rows' running totals
+  // (the pass's rows of weight_t, 128 x 32 floats, stay in L1 while the pairs use them).
+  for (std::size_t s = 0; s < S; ++s)
+    for (std::size_t blk = 0; blk < P; blk += kBlock) {
+      const int vectors = vectors_in_block(P, blk);
+      for (std::size_t g = g0; g < g1; ++g) {
+        const std::uint32_t* split = rows.split.data() + g * (S + 1);
+        const std::uint32_t first = split[s], count = split[s + 1] - first;
+        if (count == 0) continue;
+        pair_dot(rows.scratch.data() + 2 * g * P + blk, P, vectors, pair_of(inp.data(), rows.zeros, g, N, D_in),
+                 rows.index.data() + g * D_in + first, count, weight_t.data() + blk);
+      }
+    }
+  unpad_rows(out, rows.scratch, bias, 2 * g0, std::min(N, 2 * g1), D_out, relu);
+}
+
 void sparse_linear_forward(std::span<float> out, SparseRows rows, std::span<const float> inp,
                            std::span<const float> weight_t, std::span<const float> bias, std::size_t N,
                            std::size_t D_in, std::size_t D_out, bool relu) {
   if (N == 0) return;
-  const std::size_t P = padded_width(D_out), S = column_passes(D_in), G = row_pairs(N),
-                    chunks = product_chunks(N, D_in, D_out);
+  const std::size_t chunks = product_chunks(N, D_in, D_out);
   auto chunk = [&](std::size_t c) {
-    const Range r = chunk_range(G, chunks, c, 4);
-    if (r.end <= r.begin) return;
-    for (std::size_t g = r.begin; g < r.end; ++g)
-      list_pair(rows.split.data() + g * (S + 1), rows.index.data() + g * D_in,
-                pair_of(inp.data(), rows.zeros, g, N, D_in), D_in);
-    std::fill(rows.scratch.begin() + static_cast<std::ptrdiff_t>(2 * r.begin * P),
-              rows.scratch.begin() + static_cast<std::ptrdiff_t>(2 * r.end * P), 0.0f);
-    // Pass s adds, for both rows of every pair, the sum over the pass's listed columns to the rows' running totals
-    // (the pass's rows of weight_t, 128 x 32 floats, stay in L1 while the pairs use them).
-    for (std::size_t s = 0; s < S; ++s)
-      for (std::size_t blk = 0; blk < P; blk += kBlock) {
-        const int vectors = vectors_in_block(P, blk);
-        for (std::size_t g = r.begin; g < r.end; ++g) {
-          const std::uint32_t* split = rows.split.data() + g * (S + 1);
-          const std::uint32_t first = split[s], count = split[s + 1] - first;
-          if (count == 0) continue;
-          pair_dot(rows.scratch.data() + 2 * g * P + blk, P, vectors, pair_of(inp.data(), rows.zeros, g, N, D_in),
-                   rows.index.data() + g * D_in + first, count, weight_t.data() + blk);
-        }
-      }
-    unpad_rows(out, rows.scratch, bias, 2 * r.begin, std::min(N, 2 * r.end), D_out, relu);
+    const Range r = chunk_range(N, chunks, c, 8);
+    sparse_linear_forward_rows(out, rows, inp, weight_t, bias, N, D_in, D_out, relu, r.begin, r.end);
   };
   parallel_for_chunks(chunks, chunk);
+}
+
+void sparse_linear_backward_chunk(std::span<float> dweight, std::span<float> dbias, std::span<float> dweight_t,
+                                  std::span<const float> dout, std::span<const float> inp, SparseRows rows,
+                                  std::size_t N, std::size_t D_in, std::size_t D_out, std::size_t c,
+                                  std::size_t chunks) {
+  const std::size_t P = padded_width(D_out), S = column_passes(D_in), G = row_pairs(N);
+  // Chunk c owns the passes [s0, s1): their rows of dweight_t and columns of dweight. Each element sums over the
+  // batch's pairs in order (and within a pair, its first row first), whatever the chunking.
+  const Range passes = chunk_range(S, chunks, c);
+  for (std::size_t s = passes.begin; s < passes.end; ++s) {
+    const std::size_t k0 = s * kColumnsPerPass, k1 = std::min(D_in, k0 + kColumnsPerPass);
+    std::fill(dweight_t.begin() + static_cast<std::ptrdiff_t>(k0 * P),
+              dweight_t.begin() + static_cast<std::ptrdiff_t>(k1 * P), 0.0f);
+    for (std::size_t blk = 0; blk < P; blk += kBlock) {
+      const int vectors = vectors_in_block(P, blk);
+      for (std::size_t g = 0; g < G; ++g) {
+        const std::uint32_t* split = rows.split.data() + g * (S + 1);
+        const std::uint32_t first = split[s], count = split[s + 1] - first;
+        if (count == 0) continue;
+        const float* da = rows.scratch.data() + 2 * g * P + blk;
+        pair_scatter(dweight_t.data() + blk, P, vectors, pair_of(inp.data(), rows.zeros, g, N, D_in), da, da + P,
+                     rows.index.data() + g * D_in + first, count);
+      }
+    }
+    add_transposed(dweight, dweight_t, k0, k1, D_in, D_out);
+  }
+  if (c == 0) add_column_sums(dbias, dout, N, D_out);
 }
 
 void sparse_linear_backward(std::span<float> dweight, std::span<float> dbias, std::span<float> dweight_t,
                             std::span<const float> dout, std::span<const float> inp, SparseRows rows, std::size_t N,
                             std::size_t D_in, std::size_t D_out) {
   if (N == 0) return;
-  const std::size_t P = padded_width(D_out), S = column_passes(D_in), G = row_pairs(N),
-                    chunks = product_chunks(N, D_in, D_out);
-  pad_rows(rows.scratch, dout, N, 2 * G, D_out);  // whole vectors, and an even number of rows, to read
-  // Chunk c owns the passes [s0, s1): their rows of dweight_t and columns of dweight. Each element sums over the
-  // batch's pairs in order (and within a pair, its first row first), whatever the chunking.
+  const std::size_t chunks = product_chunks(N, D_in, D_out);
+  pad_rows(rows.scratch, dout, N, 2 * row_pairs(N), D_out);  // whole vectors, and an even number of rows, to read
   auto chunk = [&](std::size_t c) {
-    const Range passes = chunk_range(S, chunks, c);
-    for (std::size_t s = passes.begin; s < passes.end; ++s) {
-      const std::size_t k0 = s * kColumnsPerPass, k1 = std::min(D_in, k0 + kColumnsPerPass);
-      std::fill(dweight_t.begin() + static_cast<std::ptrdiff_t>(k0 * P),
-                dweight_t.begin() + static_cast<std::ptrdiff_t>(k1 * P), 0.0f);
-      for (std::size_t blk = 0; blk < P; blk += kBlock) {
-        const int vectors = vectors_in_block(P, blk);
-        for (std::size_t g = 0; g < G; ++g) {
-          const std::uint32_t* split = rows.split.data() + g * (S + 1);
-          const std::uint32_t first = split[s], count = split[s + 1] - first;
-          if (count == 0) continue;
-          const float* da = rows.scratch.data() + 2 * g * P + blk;
-          pair_scatter(dweight_t.data() + blk, P, vectors, pair_of(inp.data(), rows.zeros, g, N, D_in), da, da + P,
-                       rows.index.data() + g * D_in + first, count);
-        }
-      }
-      add_transposed(dweight, dweight_t, k0, k1, D_in, D_out);
-    }
-    if (c == 0) add_column_sums(dbias, dout, N, D_out);
+    sparse_linear_backward_chunk(dweight, dbias, dweight_t, dout, inp, rows, N, D_in, D_out, c, chunks);
   };
   parallel_for_chunks(chunks, chunk);
 }

@@ -61,11 +61,24 @@ void sparse_linear_forward(std::span<float> out, SparseRows rows, std::span<cons
                            std::span<const float> weight_t, std::span<const float> bias, std::size_t N,
                            std::size_t D_in, std::size_t D_out, bool relu);
 
+/// Rows [r0, r1) of sparse_linear_forward (r0 even: whole pairs), on the calling thread, for a caller that runs row
+/// ranges of every layer in one parallel region.
+void sparse_linear_forward_rows(std::span<float> out, SparseRows rows, std::span<const float> inp,
+                                std::span<const float> weight_t, std::span<const float> bias, std::size_t N,
+                                std::size_t D_in, std::size_t D_out, bool relu, std::size_t r0, std::size_t r1);
+
 /// Given dout[N, D_out], the forward's inp[N, D_in] and the rows it listed:
 ///   dweight[D_out, D_in] += doutᵀ · inp   and   dbias[D_out] += column sums of dout   (accumulate, like .grad).
 /// dweight_t[D_in, P] is scratch (overwritten).
 void sparse_linear_backward(std::span<float> dweight, std::span<float> dbias, std::span<float> dweight_t,
                             std::span<const float> dout, std::span<const float> inp, SparseRows rows, std::size_t N,
                             std::size_t D_in, std::size_t D_out);
+
+/// Chunk c (of product_chunks(N, D_in, D_out)) of sparse_linear_backward's work, on the calling thread, given dout
+/// already in rows.scratch as pad_rows(rows.scratch, dout, N, 2 * row_pairs(N), D_out) writes it.
+void sparse_linear_backward_chunk(std::span<float> dweight, std::span<float> dbias, std::span<float> dweight_t,
+                                  std::span<const float> dout, std::span<const float> inp, SparseRows rows,
+                                  std::size_t N, std::size_t D_in, std::size_t D_out, std::size_t c,
+                                  std::size_t chunks);
 
 }  // namespace mnist::kernels

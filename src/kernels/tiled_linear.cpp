@@ -103,42 +103,60 @@ void tiles(float* acc, std::size_t P, bool fresh, std::size_t r0, std::size_t r1
 
 }  // namespace
 
+void tiled_linear_forward_rows(std::span<float> out, std::span<float> scratch, std::span<const float> inp,
+                               std::span<const float> weight_t, std::span<const float> bias, std::size_t r0,
+                               std::size_t r1, std::size_t D_in, std::size_t D_out, bool relu) {
+  if (r1 <= r0) return;
+  const std::size_t P = padded_width(D_out), S = column_passes(D_in);
+  // Pass s continues every row's chains over its columns, while their rows of weight_t stay in L1.
+  for (std::size_t s = 0; s < S; ++s) {
+    const std::size_t k0 = s * kColumnsPerPass, k1 = std::min(D_in, k0 + kColumnsPerPass);
+    tiles(scratch.data(), P, s == 0, r0, r1, inp.data() + k0, D_in, 1, weight_t.data() + k0 * P, P, k1 - k0);
+  }
+  unpad_rows(out, scratch, bias, r0, r1, D_out, relu);
+}
+
 void tiled_linear_forward(std::span<float> out, std::span<float> scratch, std::span<const float> inp,
                           std::span<const float> weight_t, std::span<const float> bias, std::size_t N,
                           std::size_t D_in, std::size_t D_out, bool relu) {
   if (N == 0) return;
-  const std::size_t P = padded_width(D_out), S = column_passes(D_in), chunks = product_chunks(N, D_in, D_out);
+  const std::size_t chunks = product_chunks(N, D_in, D_out);
   auto chunk = [&](std::size_t c) {
     const Range r = chunk_range(N, chunks, c, kTile);
-    if (r.end <= r.begin) return;
-    // Pass s continues every row's chains over its columns, while their rows of weight_t stay in L1.
-    for (std::size_t s = 0; s < S; ++s) {
-      const std::size_t k0 = s * kColumnsPerPass, k1 = std::min(D_in, k0 + kColumnsPerPass);
-      tiles(scratch.data(), P, s == 0, r.begin, r.end, inp.data() + k0, D_in, 1, weight_t.data() + k0 * P, P,
-            k1 - k0);
-    }
-    unpad_rows(out, scratch, bias, r.begin, r.end, D_out, relu);
+    tiled_linear_forward_rows(out, scratch, inp, weight_t, bias, r.begin, r.end, D_in, D_out, relu);
   };
   parallel_for_chunks(chunks, chunk);
+}
+
+// Four column ranges rather than two halves when the product is worth splitting: threads claim them as they come
+// free, which evens out a slower core (measured: two threads 1.07-1.4x faster than one with two halves).
+std::size_t tiled_backward_chunks(std::size_t N, std::size_t D_in, std::size_t D_out) {
+  return product_chunks(N, D_in, D_out) > 1 ? 4 : 1;
+}
+
+void tiled_linear_backward_chunk(std::span<float> dweight, std::span<float> dbias, std::span<float> dweight_t,
+                                 std::span<const float> padded_dout, std::span<const float> inp, std::size_t N,
+                                 std::size_t D_in, std::size_t D_out, std::size_t c, std::size_t chunks) {
+  // Chunk c owns the input columns [k0, k1): their rows of dweight_t, each a chain over the batch rows in order.
+  // (Boundaries on multiples of 16: whole 8x8 blocks for add_transposed.)
+  const std::size_t P = padded_width(D_out);
+  const Range cols = chunk_range(D_in, chunks, c, 16);
+  if (cols.end > cols.begin) {
+    // Tile rows are input columns k (x_stride 1), stepping down the batch rows (x_step D_in).
+    tiles(dweight_t.data(), P, true, cols.begin, cols.end, inp.data(), 1, D_in, padded_dout.data(), P, N);
+    add_transposed(dweight, dweight_t, cols.begin, cols.end, D_in, D_out);
+  }
+  if (c == 0) add_column_sums(dbias, padded_dout, N, D_out, P);
 }
 
 void tiled_linear_backward(std::span<float> dweight, std::span<float> dbias, std::span<float> dweight_t,
                            std::span<float> scratch, std::span<const float> dout, std::span<const float> inp,
                            std::size_t N, std::size_t D_in, std::size_t D_out) {
   if (N == 0) return;
-  // Four column ranges rather than two halves when the product is worth splitting: threads claim them as they
-  // come free, which evens out a slower core (measured: two threads 1.07-1.4x faster than one with two halves).
-  const std::size_t P = padded_width(D_out), chunks = product_chunks(N, D_in, D_out) > 1 ? 4 : 1;
+  const std::size_t chunks = tiled_backward_chunks(N, D_in, D_out);
   pad_rows(scratch, dout, N, N, D_out);  // whole vectors to read
-  // Chunk c owns the input columns [k0, k1): their rows of dweight_t, each a chain over the batch rows in order.
-  // (Boundaries on multiples of 16: whole 8x8 blocks for add_transposed.)
   auto chunk = [&](std::size_t c) {
-    const Range cols = chunk_range(D_in, chunks, c, 16);
-    if (cols.end <= cols.begin) return;
-    // Tile rows are input columns k (x_stride 1), stepping down the batch rows (x_step D_in).
-    tiles(dweight_t.data(), P, true, cols.begin, cols.end, inp.data(), 1, D_in, scratch.data(), P, N);
-    add_transposed(dweight, dweight_t, cols.begin, cols.end, D_in, D_out);
-    if (c == 0) add_column_sums(dbias, dout, N, D_out);
+    tiled_linear_backward_chunk(dweight, dbias, dweight_t, scratch, inp, N, D_in, D_out, c, chunks);
   };
   parallel_for_chunks(chunks, chunk);
 }

@@ -25,10 +25,25 @@ void tiled_linear_forward(std::span<float> out, std::span<float> scratch, std::s
                           std::span<const float> weight_t, std::span<const float> bias, std::size_t N,
                           std::size_t D_in, std::size_t D_out, bool relu);
 
+/// Rows [r0, r1) of tiled_linear_forward, on the calling thread, for a caller that runs row ranges of every layer
+/// in one parallel region.
+void tiled_linear_forward_rows(std::span<float> out, std::span<float> scratch, std::span<const float> inp,
+                               std::span<const float> weight_t, std::span<const float> bias, std::size_t r0,
+                               std::size_t r1, std::size_t D_in, std::size_t D_out, bool relu);
+
 /// dweight[D_out, D_in] += doutᵀ · inp and dbias[D_out] += column sums of dout (accumulate, like .grad).
 /// dweight_t [D_in, P] and scratch [N, P] (cache_aligned) are workspace.
 void tiled_linear_backward(std::span<float> dweight, std::span<float> dbias, std::span<float> dweight_t,
                            std::span<float> scratch, std::span<const float> dout, std::span<const float> inp,
                            std::size_t N, std::size_t D_in, std::size_t D_out);
+
+/// The input-column ranges tiled_linear_backward cuts the weight gradient into (4 for a large product, else 1).
+std::size_t tiled_backward_chunks(std::size_t N, std::size_t D_in, std::size_t D_out);
+
+/// Range c of tiled_backward_chunks (and dbias when c == 0), on the calling thread, given dout padded:
+/// padded_dout[N, P] = pad_rows(·, dout, N, N, D_out).
+void tiled_linear_backward_chunk(std::span<float> dweight, std::span<float> dbias, std::span<float> dweight_t,
+                                 std::span<const float> padded_dout, std::span<const float> inp, std::size_t N,
+                                 std::size_t D_in, std::size_t D_out, std::size_t c, std::size_t chunks);
 
 }  // namespace mnist::kernels

@@ -61,29 +61,31 @@ std::span<float> cache_aligned(std::vector<float>& storage, std::size_t n) {
   return std::span<float>(storage).subspan(skip, n);
 }
 
-void transpose_weight(std::span<float> weight_t, std::span<const float> weight, std::size_t D_out,
-                      std::size_t D_in) {
+std::size_t transpose_chunks(std::size_t D_out, std::size_t D_in) { return D_out * D_in >= 8192 ? 2 : 1; }
+
+void transpose_weight_chunk(std::span<float> weight_t, std::span<const float> weight, std::size_t D_out,
+                            std::size_t D_in, std::size_t c, std::size_t chunks) {
   const std::size_t P = padded_width(D_out);
   const std::size_t full_rows = kHaveAvx2 ? D_out / 8 * 8 : 0, full_cols = kHaveAvx2 ? D_in / 8 * 8 : 0;
-  // Two fixed halves of the columns (each whole 8x8 tiles) when there is enough to share: once per forward, it is
-  // otherwise one of the few serial steps left in a training step.
-  const std::size_t chunks = D_out * D_in >= 8192 ? 2 : 1;
-  auto chunk = [&](std::size_t c) {
-    const Range cols = chunk_range(D_in, chunks, c, 8);
-    // 8x8 tiles with AVX shuffles, then only the leftover outputs (rows of weight) and inputs (its columns) one
-    // by one, then the padding.
-    for (std::size_t o = 0; o < full_rows; o += 8)
-      for (std::size_t k = cols.begin; k < std::min(cols.end, full_cols); k += 8)
-        transpose_tile_avx2(weight_t.data() + k * P + o, P, weight.data() + o * D_in + k, D_in, false);
-    for (std::size_t o = full_rows; o < D_out; ++o)
-      for (std::size_t k = cols.begin; k < cols.end; ++k) weight_t[k * P + o] = weight[o * D_in + k];
-    for (std::size_t o = 0; o < full_rows; ++o)
-      for (std::size_t k = std::max(cols.begin, full_cols); k < cols.end; ++k)
-        weight_t[k * P + o] = weight[o * D_in + k];
-    for (std::size_t k = cols.begin; k < cols.end; ++k)
-      std::fill(weight_t.begin() + static_cast<std::ptrdiff_t>(k * P + D_out),
-                weight_t.begin() + static_cast<std::ptrdiff_t>(k * P + P), 0.0f);
-  };
+  const Range cols = chunk_range(D_in, chunks, c, 8);
+  // 8x8 tiles with AVX shuffles, then only the leftover outputs (rows of weight) and inputs (its columns) one
+  // by one, then the padding.
+  for (std::size_t o = 0; o < full_rows; o += 8)
+    for (std::size_t k = cols.begin; k < std::min(cols.end, full_cols); k += 8)
+      transpose_tile_avx2(weight_t.data() + k * P + o, P, weight.data() + o * D_in + k, D_in, false);
+  for (std::size_t o = full_rows; o < D_out; ++o)
+    for (std::size_t k = cols.begin; k < cols.end; ++k) weight_t[k * P + o] = weight[o * D_in + k];
+  for (std::size_t o = 0; o < full_rows; ++o)
+    for (std::size_t k = std::max(cols.begin, full_cols); k < cols.end; ++k) weight_t[k * P + o] = weight[o * D_in + k];
+  for (std::size_t k = cols.begin; k < cols.end; ++k)
+    std::fill(weight_t.begin() + static_cast<std::ptrdiff_t>(k * P + D_out),
+              weight_t.begin() + static_cast<std::ptrdiff_t>(k * P + P), 0.0f);
+}
+
+void transpose_weight(std::span<float> weight_t, std::span<const float> weight, std::size_t D_out,
+                      std::size_t D_in) {
+  const std::size_t chunks = transpose_chunks(D_out, D_in);
+  auto chunk = [&](std::size_t c) { transpose_weight_chunk(weight_t, weight, D_out, D_in, c, chunks); };
   parallel_for_chunks(chunks, chunk);
 }
 
@@ -104,8 +106,8 @@ void pad_rows(std::span<float> padded, std::span<const float> src, std::size_t N
   for (std::size_t n = 0; n < rows; ++n) {
     float* d = padded.data() + n * P;
     if (n < N)
-      std::copy(src.begin() + static_cast<std::ptrdiff_t>(n * D), src.begin() + static_cast<std::ptrdiff_t>((n + 1) * D),
-                d);
+      std::copy(src.begin() + static_cast<std::ptrdiff_t>(n * D),
+                src.begin() + static_cast<std::ptrdiff_t>((n + 1) * D), d);
     std::fill(d + (n < N ? D : 0), d + P, 0.0f);
   }
 }

@@ -31,6 +31,13 @@ std::size_t column_passes(std::size_t D);
 
 /// weight_t[D_in, P] = weight[D_out, D_in]ᵀ with the padding columns [D_out, P) set to 0.
 void transpose_weight(std::span<float> weight_t, std::span<const float> weight, std::size_t D_out, std::size_t D_in);
+/// The column ranges transpose_weight cuts the work into: two fixed halves when there is enough to share (once per
+/// forward, it is otherwise one of the few serial steps of a training step), else one.
+std::size_t transpose_chunks(std::size_t D_out, std::size_t D_in);
+/// Range c of transpose_chunks(D_out, D_in), on the calling thread: for a caller that runs several layers'
+/// transposes in one parallel region.
+void transpose_weight_chunk(std::span<float> weight_t, std::span<const float> weight, std::size_t D_out,
+                            std::size_t D_in, std::size_t c, std::size_t chunks);
 
 /// dweight[o, k] += dweight_t[k, o] for o < D_out and the columns k in [k0, k1): a gradient computed in the
 /// transposed layout added to the parameter's own.

@@ -86,70 +86,188 @@ void Model::zero_grad() {
   kernels::parallel_for_chunks(chunks, chunk);
 }
 
+// Row ranges start on multiples of 6: whole register tiles for the tiled kernels, whole pairs for the pair ones.
+constexpr std::size_t kRowAlign = 6;
+
+// A training step's forward and backward are a few parallel regions, each cut into chunks fixed by the shapes
+// alone: (1) the weight transposes of every layer on the transposed kernels; (2) the forward, all layers, in row
+// ranges (a row's outputs depend on that row only); then, in backward, (3) the gradients flowing back through
+// every layer in the same row ranges, and (4) every layer's weight gradient in column ranges (each element one
+// chain over all the batch's rows). Four hand-offs between threads per step instead of a few per layer, and no
+// layer left to run on one thread while the other waits (the small 32->10 layer used to be).
 std::span<const float> Model::forward(std::span<const float> x, std::size_t N) {
   if (x.size() < N * input_size())
     throw Error("model input has " + std::to_string(x.size()) + " values, expected " +
                 std::to_string(N * input_size()));
-  input_ = x.data();
-  batch_ = N;
-  const float* inp = x.data();
+  prepare(x, N);
+  tasks_.clear();
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     const LayerSpec& l = layers_[i];
-    // A Linear followed by a ReLU writes the ReLU's output directly (bias and ReLU fused into the product's
-    // epilogue); the pre-activation is never needed: ReLU's backward only looks at its output.
-    const bool fuse_relu = l.kind == LayerSpec::Kind::Linear && i + 1 < layers_.size() &&
-                           layers_[i + 1].kind == LayerSpec::Kind::ReLU;
-    std::vector<float>& out = acts_[fuse_relu ? i + 1 : i];
-    if (out.size() < N * l.out) out.resize(N * l.out);
-    if (l.kind == LayerSpec::Kind::Linear) {
-      const std::span<const float> w(params_.data() + offsets_[i], l.out * l.in);
-      const std::span<const float> b(params_.data() + offsets_[i] + l.out * l.in, l.out);
-      const std::span<const float> layer_in(inp, N * l.in);
-      work_[i].path = choose_path(i, layer_in);
-      if (work_[i].path != Path::Blas) transposed_forward(i, out, layer_in, w, b, N, fuse_relu);
-      else if (fuse_relu) kernels::linear_relu_forward(out, layer_in, w, b, N, l.in, l.out);
-      else kernels::linear_forward(out, layer_in, w, b, N, l.in, l.out);
-      if (fuse_relu) ++i;
-    } else {
-      kernels::relu_forward(out, std::span(inp, N * l.in), N * l.in);
-    }
-    inp = out.data();
+    if (l.kind != LayerSpec::Kind::Linear || work_[i].path == Path::Blas) continue;
+    const std::size_t chunks = kernels::transpose_chunks(l.out, l.in);
+    for (std::size_t c = 0; c < chunks; ++c) tasks_.push_back({i, c, chunks});
   }
+  auto transpose = [&](std::size_t t) {
+    const Task& task = tasks_[t];
+    const LayerSpec& l = layers_[task.layer];
+    kernels::transpose_weight_chunk(work_[task.layer].weight_t_now,
+                                    std::span<const float>(params_).subspan(offsets_[task.layer], l.out * l.in), l.out,
+                                    l.in, task.chunk, task.chunks);
+  };
+  kernels::parallel_for_chunks(tasks_.size(), transpose);
+  row_chunks_ = kernels::product_chunks(N, layers_.front().in, layers_.front().out);
+  auto rows = [&](std::size_t c) {
+    const kernels::Range r = kernels::chunk_range(N, row_chunks_, c, kRowAlign);
+    forward_rows(r.begin, r.end);
+  };
+  kernels::parallel_for_chunks(row_chunks_, rows);
   return std::span<const float>(acts_.back().data(), N * num_classes());
 }
 
 void Model::backward(std::span<const float> dlogits) {
   const std::size_t N = batch_;
   if (input_ == nullptr) throw Error("Model::backward called before forward");
-  std::size_t widest = 0;
-  for (const LayerSpec& l : layers_) widest = std::max(widest, l.out);
-  if (delta_a_.size() < N * widest) {
-    delta_a_.resize(N * widest);
-    delta_b_.resize(N * widest);
+  // A single layer has only its gradient's padding to do per row: not worth a hand-off.
+  const std::size_t chunks = layers_.size() > 1 ? row_chunks_ : 1;
+  auto rows = [&](std::size_t c) {
+    const kernels::Range r = kernels::chunk_range(N, chunks, c, kRowAlign);
+    backward_rows(dlogits, r.begin, r.end);
+  };
+  kernels::parallel_for_chunks(chunks, rows);
+  tasks_.clear();
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    const LayerSpec& l = layers_[i];
+    if (l.kind != LayerSpec::Kind::Linear) continue;
+    const std::size_t parts = work_[i].path == Path::Tiled ? kernels::tiled_backward_chunks(N, l.in, l.out)
+                                                           : kernels::product_chunks(N, l.in, l.out);
+    for (std::size_t c = 0; c < parts; ++c) tasks_.push_back({i, c, parts});
   }
-  // The gradient flowing back alternates between two buffers; dlogits itself is only read.
-  const float* dout = dlogits.data();
-  float* next = delta_a_.data();
+  auto weights = [&](std::size_t t) { weight_gradient(dlogits, tasks_[t]); };
+  kernels::parallel_for_chunks(tasks_.size(), weights);
+}
+
+namespace {
+// (auto: Model::Workspace is private; its members are reached through the deduced type.)
+kernels::SparseRows rows_of(const auto& c, std::size_t D_in) {
+  return {c.split_now, c.index_now, c.scratch_now, std::span<const float>(c.zeros).first(D_in)};
+}
+}  // namespace
+
+// Chooses each layer's kernels and sizes every buffer for a batch of N (growing only), on the calling thread,
+// before any parallel region reads them.
+void Model::prepare(std::span<const float> x, std::size_t N) {
+  input_ = x.data();
+  batch_ = N;
+  deltas_.resize(layers_.size());
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    const LayerSpec& l = layers_[i];
+    const bool fuse_relu = l.kind == LayerSpec::Kind::Linear && i + 1 < layers_.size() &&
+                           layers_[i + 1].kind == LayerSpec::Kind::ReLU;
+    std::vector<float>& out = acts_[fuse_relu ? i + 1 : i];
+    if (out.size() < N * l.out) out.resize(N * l.out);
+    if (i + 1 < layers_.size() && deltas_[i].size() < N * l.out) deltas_[i].resize(N * l.out);
+    if (l.kind != LayerSpec::Kind::Linear) continue;
+    Workspace& c = work_[i];
+    c.path = choose_path(i, i == 0 ? x.first(N * l.in) : std::span<const float>());
+    if (c.path == Path::Blas) continue;
+    const std::size_t P = kernels::padded_width(l.out);
+    c.weight_t_now = kernels::cache_aligned(c.weight_t, l.in * P);
+    c.dweight_t_now = kernels::cache_aligned(c.dweight_t, l.in * P);
+    if (c.path == Path::Tiled) {
+      c.scratch_now = kernels::cache_aligned(c.scratch, N * P);
+      continue;
+    }
+    const std::size_t G = kernels::row_pairs(N), S = kernels::column_passes(l.in);
+    if (c.split.size() < G * (S + 1)) c.split.resize(G * (S + 1));
+    if (c.index.size() < G * l.in) c.index.resize(G * l.in);
+    if (c.zeros.size() < l.in) c.zeros.assign(l.in, 0.0f);
+    c.split_now = std::span(c.split).first(G * (S + 1));
+    c.index_now = std::span(c.index).first(G * l.in);
+    c.scratch_now = kernels::cache_aligned(c.scratch, 2 * G * P);
+  }
+}
+
+std::span<const float> Model::layer_input(std::size_t layer) const {
+  const std::size_t n = batch_ * layers_[layer].in;
+  return std::span<const float>(layer == 0 ? input_ : acts_[layer - 1].data(), n);
+}
+
+std::span<const float> Model::layer_dout(std::span<const float> dlogits, std::size_t layer) const {
+  const std::size_t n = batch_ * layers_[layer].out;
+  return layer + 1 == layers_.size() ? dlogits.first(n) : std::span<const float>(deltas_[layer]).first(n);
+}
+
+// Rows [r0, r1) through every layer. A Linear followed by a ReLU writes the ReLU's output directly (bias and ReLU
+// fused into the product's epilogue); the pre-activation is never needed: ReLU's backward only looks at its output.
+void Model::forward_rows(std::size_t r0, std::size_t r1) {
+  const std::size_t N = batch_;
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    const LayerSpec& l = layers_[i];
+    const std::span<const float> inp = layer_input(i);
+    const bool fuse_relu = l.kind == LayerSpec::Kind::Linear && i + 1 < layers_.size() &&
+                           layers_[i + 1].kind == LayerSpec::Kind::ReLU;
+    const std::span<float> out = std::span(acts_[fuse_relu ? i + 1 : i]).first(N * l.out);
+    if (l.kind != LayerSpec::Kind::Linear) {
+      kernels::relu_forward(out.subspan(r0 * l.out), inp.subspan(r0 * l.in), (r1 - r0) * l.out);
+      continue;
+    }
+    const Workspace& c = work_[i];
+    const std::span<const float> w(params_.data() + offsets_[i], l.out * l.in);
+    const std::span<const float> b(params_.data() + offsets_[i] + l.out * l.in, l.out);
+    if (c.path == Path::Blas)
+      kernels::linear_forward_rows(out, inp, w, b, r0, r1, l.in, l.out, fuse_relu);
+    else if (c.path == Path::Tiled)
+      kernels::tiled_linear_forward_rows(out, c.scratch_now, inp, c.weight_t_now, b, r0, r1, l.in, l.out, fuse_relu);
+    else
+      kernels::sparse_linear_forward_rows(out, rows_of(c, l.in), inp, c.weight_t_now, b, N, l.in, l.out, fuse_relu,
+                                          r0, r1);
+    if (fuse_relu) ++i;
+  }
+}
+
+// Rows [r0, r1) of the gradient flowing back from the logits to the first layer's output, and of each transposed
+// layer's output gradient laid out (padded) for its weight-gradient kernel.
+void Model::backward_rows(std::span<const float> dlogits, std::size_t r0, std::size_t r1) {
+  const std::size_t N = batch_, n = r1 - r0;
   for (std::size_t i = layers_.size(); i-- > 0;) {
     const LayerSpec& l = layers_[i];
-    const float* inp = i == 0 ? input_ : acts_[i - 1].data();
-    const bool need_dinp = i > 0;
-    std::span<float> dinp = need_dinp ? std::span<float>(next, N * l.in) : std::span<float>();
-    if (l.kind == LayerSpec::Kind::Linear && work_[i].path != Path::Blas) {
-      transposed_backward(i, dinp, std::span(dout, N * l.out), std::span(inp, N * l.in), N);
-    } else if (l.kind == LayerSpec::Kind::Linear) {
-      const std::size_t w = offsets_[i], b = w + l.out * l.in;
-      kernels::linear_backward(dinp, std::span(grads_).subspan(w, l.out * l.in), std::span(grads_).subspan(b, l.out),
-                               std::span(dout, N * l.out), std::span(inp, N * l.in),
-                               std::span<const float>(params_).subspan(w, l.out * l.in), N, l.in, l.out);
-    } else if (need_dinp) {
-      kernels::relu_backward(dinp, std::span(dout, N * l.out), std::span<const float>(acts_[i].data(), N * l.out),
-                             N * l.out);
+    const std::span<const float> dout = layer_dout(dlogits, i);
+    const Workspace& c = work_[i];
+    if (l.kind == LayerSpec::Kind::Linear && c.path != Path::Blas) {
+      // The pair kernels read whole pairs: an odd batch's last chunk pads one row of zeros more.
+      const std::size_t P = kernels::padded_width(l.out);
+      const std::size_t end = c.path == Path::Pairs && r1 == N ? 2 * kernels::row_pairs(N) : r1;
+      kernels::pad_rows(c.scratch_now.subspan(r0 * P), dout.subspan(r0 * l.out), N - r0, end - r0, l.out);
     }
-    if (!need_dinp) break;
-    dout = next;
-    next = next == delta_a_.data() ? delta_b_.data() : delta_a_.data();
+    if (i == 0) break;
+    const std::span<float> dinp = std::span(deltas_[i - 1]).subspan(r0 * l.in, n * l.in);
+    if (l.kind == LayerSpec::Kind::Linear)
+      kernels::linear_backward_input(dinp, dout.subspan(r0 * l.out, n * l.out),
+                                     std::span<const float>(params_).subspan(offsets_[i], l.out * l.in), n, l.in,
+                                     l.out);
+    else
+      kernels::relu_backward(dinp, dout.subspan(r0 * l.out, n * l.out),
+                             std::span<const float>(acts_[i]).subspan(r0 * l.out, n * l.out), n * l.out);
   }
+}
+
+// Chunk task.chunk of layer task.layer's weight and bias gradients (accumulated into grads_).
+void Model::weight_gradient(std::span<const float> dlogits, const Task& task) {
+  const std::size_t i = task.layer, N = batch_;
+  const LayerSpec& l = layers_[i];
+  const Workspace& c = work_[i];
+  const std::size_t w = offsets_[i], b = w + l.out * l.in;
+  const std::span<float> dweight = std::span(grads_).subspan(w, l.out * l.in);
+  const std::span<float> dbias = std::span(grads_).subspan(b, l.out);
+  const std::span<const float> dout = layer_dout(dlogits, i), inp = layer_input(i);
+  if (c.path == Path::Blas)
+    kernels::linear_backward_weight_chunk(dweight, dbias, dout, inp, N, l.in, l.out, task.chunk, task.chunks);
+  else if (c.path == Path::Tiled)
+    kernels::tiled_linear_backward_chunk(dweight, dbias, c.dweight_t_now, c.scratch_now, inp, N, l.in, l.out,
+                                         task.chunk, task.chunks);
+  else
+    kernels::sparse_linear_backward_chunk(dweight, dbias, c.dweight_t_now, dout, inp, rows_of(c, l.in), N, l.in,
+                                          l.out, task.chunk, task.chunks);
 }
 
 // Which kernels each Linear layer runs on, decided per forward from the data and shapes alone, never from the
@@ -173,52 +291,6 @@ Model::Path Model::choose_path(std::size_t layer, std::span<const float> inp) co
       kernels::kSparseMaxDensity * static_cast<double>(sample.size()))
     return Path::Pairs;
   return l.out <= kTiledMaxOutputs ? Path::Tiled : Path::Blas;
-}
-
-namespace {
-// (auto: Model::Workspace is private; its members are reached through the deduced type.)
-kernels::SparseRows rows_of(auto& c, std::size_t N, std::size_t D_in, std::size_t D_out) {
-  const std::size_t G = kernels::row_pairs(N), S = kernels::column_passes(D_in);
-  if (c.split.size() < G * (S + 1)) c.split.resize(G * (S + 1));
-  if (c.index.size() < G * D_in) c.index.resize(G * D_in);
-  if (c.zeros.size() < D_in) c.zeros.assign(D_in, 0.0f);
-  return {std::span(c.split).first(G * (S + 1)), std::span(c.index).first(G * D_in),
-          kernels::cache_aligned(c.scratch, 2 * G * kernels::padded_width(D_out)),
-          std::span<const float>(c.zeros).first(D_in)};
-}
-}  // namespace
-
-void Model::transposed_forward(std::size_t layer, std::span<float> out, std::span<const float> inp,
-                               std::span<const float> weight, std::span<const float> bias, std::size_t N,
-                               bool relu) {
-  const LayerSpec& l = layers_[layer];
-  Workspace& c = work_[layer];
-  const std::size_t P = kernels::padded_width(l.out);
-  const std::span<float> weight_t = kernels::cache_aligned(c.weight_t, l.in * P);
-  kernels::transpose_weight(weight_t, weight, l.out, l.in);
-  if (c.path == Path::Pairs)
-    kernels::sparse_linear_forward(out, rows_of(c, N, l.in, l.out), inp, weight_t, bias, N, l.in, l.out, relu);
-  else
-    kernels::tiled_linear_forward(out, kernels::cache_aligned(c.scratch, N * P), inp, weight_t, bias, N, l.in, l.out,
-                                  relu);
-}
-
-void Model::transposed_backward(std::size_t layer, std::span<float> dinp, std::span<const float> dout,
-                                std::span<const float> inp, std::size_t N) {
-  const LayerSpec& l = layers_[layer];
-  Workspace& c = work_[layer];
-  const std::size_t w = offsets_[layer], b = w + l.out * l.in, P = kernels::padded_width(l.out);
-  const std::span<float> dweight = std::span(grads_).subspan(w, l.out * l.in);
-  const std::span<float> dbias = std::span(grads_).subspan(b, l.out);
-  const std::span<float> dweight_t = kernels::cache_aligned(c.dweight_t, l.in * P);
-  if (c.path == Path::Pairs)
-    kernels::sparse_linear_backward(dweight, dbias, dweight_t, dout, inp, rows_of(c, N, l.in, l.out), N, l.in, l.out);
-  else
-    kernels::tiled_linear_backward(dweight, dbias, dweight_t, kernels::cache_aligned(c.scratch, N * P), dout, inp, N,
-                                   l.in, l.out);
-  if (!dinp.empty())
-    kernels::linear_backward_input(dinp, dout, std::span<const float>(params_).subspan(w, l.out * l.in), N, l.in,
-                                   l.out);
 }
 
 Tensor Model::predict_proba(std::span<const float> x, std::size_t N) {

@@ -68,6 +68,34 @@ TEST(LinearKernel, BackwardAccumulatesWeightGradients) {
   EXPECT_EQ(dinp, dinp1);  // the input gradient is written, not accumulated
 }
 
+// The input gradient alone, on both of its paths: the small-layer loop (<= 4096 weights: a hidden layer's 32 <- 10;
+// 32-wide blocks, 8-wide blocks and a scalar tail) and sgemm above; against double sums, and rows [2, N) computed
+// alone (as the model's row ranges do) give the same bits as in the whole batch.
+TEST(LinearKernel, InputGradientOnBothPathsMatchesDoubleAndIsRowLocal) {
+  struct Shape {
+    std::size_t N, I, O;
+  };
+  for (const Shape sh : {Shape{13, 32, 10}, Shape{9, 40, 3}, Shape{7, 17, 5}, Shape{4, 8, 1}, Shape{3, 64, 64},
+                         Shape{3, 65, 64}, Shape{5, 128, 10}}) {
+    SCOPED_TRACE(std::to_string(sh.N) + "x" + std::to_string(sh.I) + "x" + std::to_string(sh.O));
+    const std::vector<float> dout = random_floats(sh.N * sh.O, 11), w = random_floats(sh.O * sh.I, 12);
+    std::vector<float> dinp(sh.N * sh.I, std::nanf("")), part(sh.N * sh.I, std::nanf(""));
+    linear_backward_input(dinp, dout, w, sh.N, sh.I, sh.O);
+    double worst = 0;
+    for (std::size_t n = 0; n < sh.N; ++n)
+      for (std::size_t k = 0; k < sh.I; ++k) {
+        double ref = 0;
+        for (std::size_t o = 0; o < sh.O; ++o)
+          ref += static_cast<double>(dout[n * sh.O + o]) * static_cast<double>(w[o * sh.I + k]);
+        worst = std::max(worst, std::abs(dinp[n * sh.I + k] - ref) / std::max(1.0, std::abs(ref)));
+      }
+    EXPECT_LT(worst, 1e-5);
+    linear_backward_input(std::span(part).subspan(2 * sh.I), std::span(dout).subspan(2 * sh.O), w, sh.N - 2, sh.I,
+                          sh.O);
+    for (std::size_t k = 2 * sh.I; k < part.size(); ++k) ASSERT_EQ(part[k], dinp[k]) << k;
+  }
+}
+
 TEST(ReluKernel, ForwardAndFiniteDifferenceBackward) {
   const std::vector<float> x{-2, -0.5f, 0.25f, 3, -1e-3f, 7};
   std::vector<float> y(6), dx(6);

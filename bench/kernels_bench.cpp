@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/dot_linear.hpp"
 #include "kernels/gather.hpp"
 #include "kernels/linear.hpp"
 #include "kernels/softmax_cross_entropy.hpp"
@@ -160,6 +161,27 @@ void BM_FirstLayerTiledBackward(benchmark::State& state) {
   c.report(state);
 }
 
+// The dot kernels (few outputs: lanes along the inputs), on the weight in its own layout: no transpose.
+void BM_FirstLayerDotForward(benchmark::State& state) {
+  FirstLayerCase c(state);
+  if (!c.ok) return state.SkipWithError("data set not found");
+  for (auto _ : state) {
+    mnist::kernels::dot_linear_forward(c.out, c.x, c.w, c.b, c.N, c.I, c.O, true);
+    benchmark::DoNotOptimize(c.out.data());
+  }
+  c.report(state);
+}
+
+void BM_FirstLayerDotBackward(benchmark::State& state) {
+  FirstLayerCase c(state);
+  if (!c.ok) return state.SkipWithError("data set not found");
+  for (auto _ : state) {
+    mnist::kernels::dot_linear_backward(c.dw, c.db, c.dout, c.x, c.N, c.I, c.O);
+    benchmark::DoNotOptimize(c.dw.data());
+  }
+  c.report(state);
+}
+
 // The weight gradient of the first layer (no input gradient): dweight += doutᵀ · x, dbias += Σ dout.
 void BM_FirstLayerDenseBackward(benchmark::State& state) {
   FirstLayerCase c(state);
@@ -233,6 +255,8 @@ BENCHMARK(BM_FirstLayerDenseBackward)->Apply(first_layer_args);
 BENCHMARK(BM_FirstLayerSparseBackward)->Apply(first_layer_args);
 BENCHMARK(BM_FirstLayerTiledForward)->Apply(first_layer_args);
 BENCHMARK(BM_FirstLayerTiledBackward)->Apply(first_layer_args);
+BENCHMARK(BM_FirstLayerDotForward)->Apply(first_layer_args);
+BENCHMARK(BM_FirstLayerDotBackward)->Apply(first_layer_args);
 BENCHMARK(BM_SoftmaxCrossEntropy);
 BENCHMARK(BM_GatherBatch);
 BENCHMARK_MAIN();

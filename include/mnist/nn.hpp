@@ -101,11 +101,12 @@ class Model {
   const float* input_ = nullptr;
   std::size_t batch_ = 0;
   // Per layer, the kernels its product runs on, chosen per forward (see choose_path in model.cpp): BLAS, the pair
-  // kernels (src/kernels/sparse_linear.hpp) or the tiled dense ones (src/kernels/tiled_linear.hpp); and their
+  // kernels (src/kernels/sparse_linear.hpp), the tiled dense ones (src/kernels/tiled_linear.hpp) or, for few
+  // outputs, the dot ones (src/kernels/dot_linear.hpp, on the weight as it is); and the transposed paths'
   // workspace: the weight transposed [in, out padded to 8] and its gradient in that layout, partial sums, and for
   // the pair kernels each pair of input rows' listed columns and a row of zeros. The spans are the storage's
   // cache-aligned parts for the current batch, set before any parallel region uses them.
-  enum class Path { Blas, Pairs, Tiled };
+  enum class Path { Blas, Pairs, Tiled, Dot };
   struct Workspace {
     Path path = Path::Blas;
     std::vector<std::uint32_t> split, index;

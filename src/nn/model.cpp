@@ -5,6 +5,7 @@
 #include <random>
 
 #include "kernels/activation.hpp"
+#include "kernels/dot_linear.hpp"
 #include "kernels/linear.hpp"
 #include "kernels/parallel.hpp"
 #include "kernels/softmax_cross_entropy.hpp"
@@ -86,6 +87,12 @@ void Model::zero_grad() {
   kernels::parallel_for_chunks(chunks, chunk);
 }
 
+// The paths whose kernels read the weight transposed (weight_t.hpp) and the output gradient padded.
+template <class P>
+bool transposed(P path) {
+  return path == P::Pairs || path == P::Tiled;
+}
+
 // Row ranges start on multiples of 6: whole register tiles for the tiled kernels, whole pairs for the pair ones.
 constexpr std::size_t kRowAlign = 6;
 
@@ -103,7 +110,7 @@ std::span<const float> Model::forward(std::span<const float> x, std::size_t N) {
   tasks_.clear();
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     const LayerSpec& l = layers_[i];
-    if (l.kind != LayerSpec::Kind::Linear || work_[i].path == Path::Blas) continue;
+    if (l.kind != LayerSpec::Kind::Linear || !transposed(work_[i].path)) continue;
     const std::size_t chunks = kernels::transpose_chunks(l.out, l.in);
     for (std::size_t c = 0; c < chunks; ++c) tasks_.push_back({i, c, chunks});
   }
@@ -138,8 +145,10 @@ void Model::backward(std::span<const float> dlogits) {
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     const LayerSpec& l = layers_[i];
     if (l.kind != LayerSpec::Kind::Linear) continue;
-    const std::size_t parts = work_[i].path == Path::Tiled ? kernels::tiled_backward_chunks(N, l.in, l.out)
-                                                           : kernels::product_chunks(N, l.in, l.out);
+    const Path path = work_[i].path;
+    const std::size_t parts = path == Path::Tiled ? kernels::tiled_backward_chunks(N, l.in, l.out)
+                              : path == Path::Dot ? kernels::dot_backward_chunks(N, l.in, l.out)
+                                                  : kernels::product_chunks(N, l.in, l.out);
     for (std::size_t c = 0; c < parts; ++c) tasks_.push_back({i, c, parts});
   }
   auto weights = [&](std::size_t t) { weight_gradient(dlogits, tasks_[t]); };
@@ -169,7 +178,7 @@ void Model::prepare(std::span<const float> x, std::size_t N) {
     if (l.kind != LayerSpec::Kind::Linear) continue;
     Workspace& c = work_[i];
     c.path = choose_path(i, i == 0 ? x.first(N * l.in) : std::span<const float>());
-    if (c.path == Path::Blas) continue;
+    if (!transposed(c.path)) continue;
     const std::size_t P = kernels::padded_width(l.out);
     c.weight_t_now = kernels::cache_aligned(c.weight_t, l.in * P);
     c.dweight_t_now = kernels::cache_aligned(c.dweight_t, l.in * P);
@@ -216,6 +225,8 @@ void Model::forward_rows(std::size_t r0, std::size_t r1) {
     const std::span<const float> b(params_.data() + offsets_[i] + l.out * l.in, l.out);
     if (c.path == Path::Blas)
       kernels::linear_forward_rows(out, inp, w, b, r0, r1, l.in, l.out, fuse_relu);
+    else if (c.path == Path::Dot)
+      kernels::dot_linear_forward_rows(out, inp, w, b, r0, r1, l.in, l.out, fuse_relu);
     else if (c.path == Path::Tiled)
       kernels::tiled_linear_forward_rows(out, c.scratch_now, inp, c.weight_t_now, b, r0, r1, l.in, l.out, fuse_relu);
     else
@@ -233,7 +244,7 @@ void Model::backward_rows(std::span<const float> dlogits, std::size_t r0, std::s
     const LayerSpec& l = layers_[i];
     const std::span<const float> dout = layer_dout(dlogits, i);
     const Workspace& c = work_[i];
-    if (l.kind == LayerSpec::Kind::Linear && c.path != Path::Blas) {
+    if (l.kind == LayerSpec::Kind::Linear && transposed(c.path)) {
       // The pair kernels read whole pairs: an odd batch's last chunk pads one row of zeros more.
       const std::size_t P = kernels::padded_width(l.out);
       const std::size_t end = c.path == Path::Pairs && r1 == N ? 2 * kernels::row_pairs(N) : r1;
@@ -262,6 +273,8 @@ void Model::weight_gradient(std::span<const float> dlogits, const Task& task) {
   const std::span<const float> dout = layer_dout(dlogits, i), inp = layer_input(i);
   if (c.path == Path::Blas)
     kernels::linear_backward_weight_chunk(dweight, dbias, dout, inp, N, l.in, l.out, task.chunk, task.chunks);
+  else if (c.path == Path::Dot)
+    kernels::dot_linear_backward_chunk(dweight, dbias, dout, inp, N, l.in, l.out, task.chunk, task.chunks);
   else if (c.path == Path::Tiled)
     kernels::tiled_linear_backward_chunk(dweight, dbias, c.dweight_t_now, c.scratch_now, inp, N, l.in, l.out,
                                          task.chunk, task.chunks);
@@ -273,8 +286,9 @@ void Model::weight_gradient(std::span<const float> dlogits, const Task& task) {
 // Which kernels each Linear layer runs on, decided per forward from the data and shapes alone, never from the
 // thread count (all measured with bench/kernels_bench.cpp, BM_FirstLayer*):
 // - the first layer reads pixels: the pair kernels when at most kSparseMaxDensity of them are nonzero (MNIST: 19%);
-//   otherwise (Fashion-MNIST: 50%) the tiled dense kernels when it has at most kTiledMaxOutputs outputs (the shapes
-//   they were measured at, 10 and 32), BLAS for wider layers;
+//   otherwise (Fashion-MNIST: 50%) the dot kernels for at most kDotMaxOutputs outputs (784 -> 10: forward 31-38 us,
+//   weight gradient 34-44 us, against 58 and 49-60 us tiled, whose 16 lanes carry 6 of padding), the tiled dense
+//   kernels for at most kTiledMaxOutputs (measured at 32: 109 + 100 us, dot 119-133 + 100-120), BLAS for wider;
 // - a later layer with few inputs (a hidden layer of at most kSmallInputs units): the tiled kernels. Its product is
 //   tiny (128x32 by 32x10), where a BLAS call costs more in set-up than in arithmetic: forward + weight gradient
 //   5.2 us tiled, 6.7 us BLAS, 9.8 us pairs (dense activations). Wider hidden layers: BLAS.
@@ -290,6 +304,7 @@ Model::Path Model::choose_path(std::size_t layer, std::span<const float> inp) co
   if (static_cast<double>(kernels::count_nonzero(sample)) <=
       kernels::kSparseMaxDensity * static_cast<double>(sample.size()))
     return Path::Pairs;
+  if (l.out <= kernels::kDotMaxOutputs) return Path::Dot;
   return l.out <= kTiledMaxOutputs ? Path::Tiled : Path::Blas;
 }
 

@@ -285,10 +285,11 @@ void Model::weight_gradient(std::span<const float> dlogits, const Task& task) {
 
 // Which kernels each Linear layer runs on, decided per forward from the data and shapes alone, never from the
 // thread count (all measured with bench/kernels_bench.cpp, BM_FirstLayer*):
-// - the first layer reads pixels: the pair kernels when at most kSparseMaxDensity of them are nonzero (MNIST: 19%);
-//   otherwise (Fashion-MNIST: 50%) the dot kernels for at most kDotMaxOutputs outputs (784 -> 10: forward 31-38 us,
-//   weight gradient 34-44 us, against 58 and 49-60 us tiled, whose 16 lanes carry 6 of padding), the tiled dense
-//   kernels for at most kTiledMaxOutputs (measured at 32: 109 + 100 us, dot 119-133 + 100-120), BLAS for wider;
+// - the first layer reads pixels: with at most kDotMaxOutputs outputs, the dot kernels whatever the pixels (784 -> 10,
+//   forward + weight gradient: Fashion-MNIST 65-82 us against 107-118 us tiled, whose 16 lanes carry 6 of padding;
+//   MNIST 63-79 us against 93-97 us for the pairs); else the pair kernels when at most kSparseMaxDensity of the
+//   pixels are nonzero (MNIST: 19%); otherwise (Fashion-MNIST: 50%) the tiled dense kernels for at most
+//   kTiledMaxOutputs outputs (measured at 32: 109 + 100 us, dot 119-133 + 100-120), BLAS for wider layers;
 // - a later layer with few inputs (a hidden layer of at most kSmallInputs units): the tiled kernels. Its product is
 //   tiny (128x32 by 32x10), where a BLAS call costs more in set-up than in arithmetic: forward + weight gradient
 //   5.2 us tiled, 6.7 us BLAS, 9.8 us pairs (dense activations). Wider hidden layers: BLAS.
@@ -298,13 +299,13 @@ constexpr std::size_t kTiledMaxOutputs = 64;
 Model::Path Model::choose_path(std::size_t layer, std::span<const float> inp) const {
   const LayerSpec& l = layers_[layer];
   if (layer > 0) return l.in <= kSmallInputs ? Path::Tiled : Path::Blas;
+  if (l.out <= kernels::kDotMaxOutputs) return Path::Dot;
   // The density of the batch's first rows (at most 16: a sample of the same images the batch draws from) is
   // enough to pick the faster path, for a tenth of the cost of counting the whole batch.
   const std::span<const float> sample = inp.first(std::min(inp.size(), 16 * l.in));
   if (static_cast<double>(kernels::count_nonzero(sample)) <=
       kernels::kSparseMaxDensity * static_cast<double>(sample.size()))
     return Path::Pairs;
-  if (l.out <= kernels::kDotMaxOutputs) return Path::Dot;
   return l.out <= kTiledMaxOutputs ? Path::Tiled : Path::Blas;
 }
 

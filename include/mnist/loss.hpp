@@ -14,6 +14,10 @@ double cross_entropy(std::span<float> probs, std::span<const float> logits, std:
 void cross_entropy_backward(std::span<float> dlogits, std::span<const float> probs,
                             std::span<const std::int32_t> labels, std::size_t N, std::size_t C);
 
+/// cross_entropy and cross_entropy_backward in one pass, as a training step needs them: returns the mean loss and
+/// writes dlogits[N, C] = its gradient (the same values, bit for bit). Throws Error for a label >= C.
+double cross_entropy_with_grad(std::span<float> dlogits, std::span<const float> logits,
+                               std::span<const std::int32_t> labels, std::size_t N, std::size_t C);
 /// Number of rows whose argmax of logits[N, C] equals the label.
 std::size_t count_correct(std::span<const float> logits, std::span<const std::int32_t> labels, std::size_t N,
                           std::size_t C);

@@ -7,7 +7,7 @@
 
 #include "kernels/linear.hpp"
 #include "kernels/parallel.hpp"
-#include "kernels/weight_t.hpp"
+#include "kernels/cpu.hpp"
 
 namespace mnist::kernels {
 

@@ -9,8 +9,6 @@
 
 namespace mnist::kernels {
 
-const bool kHaveAvx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-
 namespace {
 
 // dst[c * dst_stride + r] = src[r * src_stride + c] (or += when add) for an 8x8 tile.

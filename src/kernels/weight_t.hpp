@@ -6,11 +6,9 @@
 #include <span>
 #include <vector>
 
-namespace mnist::kernels {
+#include "kernels/cpu.hpp"
 
-/// The CPU has AVX2 and FMA: the kernels on weight_t take their vector paths, else scalar ones with the same sums.
-/// (Read only at run time, after static initialisation.)
-extern const bool kHaveAvx2;
+namespace mnist::kernels {
 
 /// Padded width of weight_t's rows: D_out rounded up to a multiple of 8 floats (one AVX vector).
 std::size_t padded_width(std::size_t D_out);

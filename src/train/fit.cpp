@@ -56,8 +56,8 @@ History fit(Model& model, DataLoader& train, DataLoader& val, Optimizer& optimiz
   using Clock = std::chrono::steady_clock;
   if (options.threads > 0) set_num_threads(options.threads);
   const std::size_t C = model.num_classes();
-  // The loop's only buffers, sized once: probabilities, then (in place) the gradient of the logits.
-  std::vector<float> probs(train.batch_size() * C);
+  // The loop's only buffer, sized once: the gradient of the logits.
+  std::vector<float> grad(train.batch_size() * C);
   History h;
   h.step_losses.reserve(options.epochs * train.num_batches());
   for (std::size_t epoch = options.first_epoch; epoch < options.first_epoch + options.epochs; ++epoch) {
@@ -68,9 +68,8 @@ History fit(Model& model, DataLoader& train, DataLoader& val, Optimizer& optimiz
     Batch b;
     while (train.next(b)) {
       const std::span<const float> logits = model.forward(b.x, b.size);
-      const double loss = cross_entropy(probs, logits, b.y, b.size, C);
-      const std::span<float> dlogits(probs.data(), b.size * C);
-      cross_entropy_backward(dlogits, dlogits, b.y, b.size, C);
+      const std::span<float> dlogits(grad.data(), b.size * C);
+      const double loss = cross_entropy_with_grad(dlogits, logits, b.y, b.size, C);
       model.backward(dlogits);
       optimizer.step();
       optimizer.zero_grad();

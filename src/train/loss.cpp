@@ -7,13 +7,25 @@
 
 namespace mnist {
 
-double cross_entropy(std::span<float> probs, std::span<const float> logits, std::span<const std::int32_t> labels,
-                     std::size_t N, std::size_t C) {
+namespace {
+void check_labels(std::span<const std::int32_t> labels, std::size_t N, std::size_t C) {
   for (std::size_t n = 0; n < N; ++n)
     if (labels[n] < 0 || static_cast<std::size_t>(labels[n]) >= C)
       throw Error("label " + std::to_string(labels[n]) + " of sample " + std::to_string(n) +
                   " is not a class of a model with " + std::to_string(C) + " outputs");
+}
+}  // namespace
+
+double cross_entropy(std::span<float> probs, std::span<const float> logits, std::span<const std::int32_t> labels,
+                     std::size_t N, std::size_t C) {
+  check_labels(labels, N, C);
   return kernels::softmax_cross_entropy_forward(probs, logits, labels, N, C);
+}
+
+double cross_entropy_with_grad(std::span<float> dlogits, std::span<const float> logits,
+                               std::span<const std::int32_t> labels, std::size_t N, std::size_t C) {
+  check_labels(labels, N, C);
+  return kernels::softmax_cross_entropy_forward_backward(dlogits, logits, labels, N, C);
 }
 
 void cross_entropy_backward(std::span<float> dlogits, std::span<const float> probs,

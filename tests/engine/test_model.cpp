@@ -196,6 +196,30 @@ TEST(Model, CopyOwnsItsParameters) {
   EXPECT_NE(a.parameters()[0], b.parameters()[0]);
 }
 
+TEST(Loss, WithGradEqualsLossThenBackwardAndBadLabelsThrow) {
+  const std::size_t N = 5, C = 10;
+  const std::vector<float> logits = random_floats(N * C, 31, -4, 4);
+  std::vector<std::int32_t> y{0, 9, 3, 3, 7};
+  std::vector<float> probs(N * C), grad(N * C);
+  const double loss = cross_entropy(probs, logits, y, N, C);
+  cross_entropy_backward(probs, probs, y, N, C);
+  EXPECT_EQ(cross_entropy_with_grad(grad, logits, y, N, C), loss);
+  EXPECT_EQ(grad, probs);
+  for (const std::int32_t bad : {10, -1}) {
+    y[2] = bad;
+    for (const bool with_grad : {false, true}) {
+      try {
+        if (with_grad) cross_entropy_with_grad(grad, logits, y, N, C);
+        else cross_entropy(probs, logits, y, N, C);
+        ADD_FAILURE() << "label " << bad << " accepted";
+      } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("label " + std::to_string(bad) + " of sample 2"), std::string::npos)
+            << e.what();
+      }
+    }
+  }
+}
+
 TEST(Model, RejectsShortInput) {
   Model m = make_model("logistic");
   std::vector<float> x(783);

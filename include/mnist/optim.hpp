@@ -26,6 +26,12 @@ class Optimizer {
   virtual void step() = 0;
   /// Clears the model's gradients (optimizer.zero_grad() in PyTorch).
   void zero_grad() { model_->zero_grad(); }
+  /// step() then zero_grad(), as a training loop does after every backward; the same result, and an optimizer
+  /// may do both in one pass over the gradients (SGD does).
+  virtual void step_and_zero_grad() {
+    step();
+    zero_grad();
+  }
   /// "sgd" / "adam".
   virtual std::string name() const = 0;
   /// The current learning rate.
@@ -63,6 +69,9 @@ class SGD : public Optimizer {
   /// An SGD optimizer over model (which must outlive it); throws UsageError for invalid options (see above).
   SGD(Model& model, SgdOptions options);
   void step() override;
+  /// Updates each parameter and clears its gradient in the same pass (one pass and one hand-off between threads
+  /// fewer per training step).
+  void step_and_zero_grad() override;
   std::string name() const override { return "sgd"; }
   /// The current learning rate (options().lr).
   double lr() const override { return options_.lr; }
@@ -73,6 +82,7 @@ class SGD : public Optimizer {
   const SgdOptions& options() const { return options_; }
 
  private:
+  void update(bool zero_grads);
   SgdOptions options_;
   std::vector<float> momentum_buffer_;  // empty until the first step with momentum
 };

@@ -71,8 +71,7 @@ History fit(Model& model, DataLoader& train, DataLoader& val, Optimizer& optimiz
       const std::span<float> dlogits(grad.data(), b.size * C);
       const double loss = cross_entropy_with_grad(dlogits, logits, b.y, b.size, C);
       model.backward(dlogits);
-      optimizer.step();
-      optimizer.zero_grad();
+      optimizer.step_and_zero_grad();
       h.step_losses.push_back(static_cast<float>(loss));
       loss_sum += loss;
       ++batches;

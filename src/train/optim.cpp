@@ -20,11 +20,15 @@ SGD::SGD(Model& model, SgdOptions options) : Optimizer(model), options_(options)
     throw UsageError("SGD: Nesterov momentum requires a momentum > 0 and zero dampening");
 }
 
+void SGD::step() { update(false); }
+
+void SGD::step_and_zero_grad() { update(true); }
+
 // Same operations, in the same order and in float, as torch.optim.SGD's single-tensor path, so that results agree
-// to the last bit where the gradients do.
-void SGD::step() {
+// to the last bit where the gradients do. With zero_grads, each gradient is cleared once it has been used.
+void SGD::update(bool zero_grads) {
   std::span<float> p = model_->parameters();
-  std::span<const float> g = model_->gradients();
+  std::span<float> g = model_->gradients();
   const float lr = static_cast<float>(options_.lr), wd = static_cast<float>(options_.weight_decay);
   const float mom = static_cast<float>(options_.momentum), damp = 1.0f - static_cast<float>(options_.dampening);
   const bool first = momentum_buffer_.empty();
@@ -35,8 +39,15 @@ void SGD::step() {
   const std::size_t chunks = p.size() >= kParallelMinParameters ? 2 : 1;
   auto chunk = [&](std::size_t c) {
     const kernels::Range r = kernels::chunk_range(p.size(), chunks, c, 16);
+    if (wd == 0.0f && mom == 0.0f && zero_grads) {
+      for (std::size_t i = r.begin; i < r.end; ++i) {  // the tutorial's case, vectorised
+        p[i] += -lr * g[i];
+        g[i] = 0.0f;
+      }
+      return;
+    }
     if (wd == 0.0f && mom == 0.0f) {
-      for (std::size_t i = r.begin; i < r.end; ++i) p[i] += -lr * g[i];  // the tutorial's case, vectorised
+      for (std::size_t i = r.begin; i < r.end; ++i) p[i] += -lr * g[i];
       return;
     }
     for (std::size_t i = r.begin; i < r.end; ++i) {
@@ -48,6 +59,7 @@ void SGD::step() {
         d = nesterov ? d + mom * buf : buf;
       }
       p[i] += -lr * d;
+      if (zero_grads) g[i] = 0.0f;
     }
   };
   kernels::parallel_for_chunks(chunks, chunk);

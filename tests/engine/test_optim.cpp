@@ -1,7 +1,9 @@
 // Optimizers: each step against torch.optim's documented rules, computed here by hand in double.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <memory>
 
 #include "mnist/error.hpp"
 #include "mnist/optim.hpp"
@@ -125,4 +127,38 @@ TEST(Optimizer, ZeroGradClearsTheModelsGradients) {
   set_grad(m, kGrads[0]);
   sgd.zero_grad();
   for (float g : m.gradients()) EXPECT_EQ(g, 0.0f);
+}
+
+// What fit() calls after every backward: the same parameters, bit for bit, as step() then zero_grad(), with every
+// gradient cleared, for SGD's fused pass (each of its branches: plain, weight decay, momentum, Nesterov) and for
+// Adam's default one; on a model large enough for the two-chunk path too.
+TEST(Optimizer, StepAndZeroGradEqualsStepThenZeroGrad) {
+  const std::vector<SgdOptions> sgd_cases{{.lr = 0.1},
+                                          {.lr = 0.05, .weight_decay = 0.01},
+                                          {.lr = 0.05, .momentum = 0.9},
+                                          {.lr = 0.05, .momentum = 0.9, .nesterov = true}};
+  for (const std::string spec : {"2-1", "784-32-10"}) {
+    for (std::size_t k = 0; k <= sgd_cases.size(); ++k) {
+      Model a = make_model(spec, 4), b = make_model(spec, 4);
+      std::unique_ptr<Optimizer> oa, ob;
+      if (k < sgd_cases.size()) {
+        oa = std::make_unique<SGD>(a, sgd_cases[k]);
+        ob = std::make_unique<SGD>(b, sgd_cases[k]);
+      } else {
+        oa = std::make_unique<Adam>(a, AdamOptions{});
+        ob = std::make_unique<Adam>(b, AdamOptions{});
+      }
+      for (int t = 0; t < 3; ++t) {
+        for (std::size_t i = 0; i < a.gradients().size(); ++i)
+          a.gradients()[i] = b.gradients()[i] = std::sin(static_cast<float>(i * 7 + static_cast<std::size_t>(t)));
+        oa->step();
+        oa->zero_grad();
+        ob->step_and_zero_grad();
+      }
+      EXPECT_TRUE(std::equal(a.parameters().begin(), a.parameters().end(), b.parameters().begin()))
+          << spec << " case " << k;
+      for (float g : b.gradients()) ASSERT_EQ(g, 0.0f) << spec << " case " << k;
+      EXPECT_EQ(oa->steps(), ob->steps());
+    }
+  }
 }

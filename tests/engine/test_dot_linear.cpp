@@ -10,6 +10,7 @@
 #include "kernels/linear.hpp"
 #include "kernels/parallel.hpp"
 #include "mnist/idx.hpp"
+#include "linear_products.hpp"
 #include "reference_math.hpp"
 #include "support/test_support.hpp"
 
@@ -18,36 +19,13 @@ using namespace mnist::kernels;
 using namespace mnist::testing;
 
 namespace {
-struct Products {
-  std::vector<float> out, dweight, dbias;
-};
-
-// Forward (with or without ReLU) and weight gradient of the dot kernels, the gradients accumulated onto 0.5 / 0.25
-// as .grad would hold them.
-Products dot(const std::vector<float>& inp, const std::vector<float>& w, const std::vector<float>& b,
-             const std::vector<float>& dout, std::size_t N, std::size_t D_in, std::size_t D_out, bool relu) {
-  Products p{std::vector<float>(N * D_out, -99.0f), std::vector<float>(D_out * D_in, 0.5f),
-             std::vector<float>(D_out, 0.25f)};
+// Forward (with or without ReLU) and weight gradient of the dot kernels.
+LinearProducts dot(const std::vector<float>& inp, const std::vector<float>& w, const std::vector<float>& b,
+                   const std::vector<float>& dout, std::size_t N, std::size_t D_in, std::size_t D_out, bool relu) {
+  LinearProducts p = fresh_products(N, D_in, D_out);
   dot_linear_forward(p.out, inp, w, b, N, D_in, D_out, relu);
   dot_linear_backward(p.dweight, p.dbias, dout, inp, N, D_in, D_out);
   return p;
-}
-
-void expect_matches_blas(const std::vector<float>& inp, std::size_t N, std::size_t D_in, std::size_t D_out) {
-  const std::vector<float> w = random_floats(D_out * D_in, 5), b = random_floats(D_out, 6),
-                           dout = random_floats(N * D_out, 7);
-  for (const bool relu : {false, true}) {
-    const Products d = dot(inp, w, b, dout, N, D_in, D_out, relu);
-    std::vector<float> out(N * D_out), dweight(D_out * D_in, 0.5f), dbias(D_out, 0.25f);
-    if (relu) linear_relu_forward(out, inp, w, b, N, D_in, D_out);
-    else linear_forward(out, inp, w, b, N, D_in, D_out);
-    linear_backward({}, dweight, dbias, dout, inp, w, N, D_in, D_out);
-    const std::string what = "N " + std::to_string(N) + " D_in " + std::to_string(D_in) + " D_out " +
-                             std::to_string(D_out) + " relu " + std::to_string(relu);
-    EXPECT_LT(worst_rel(d.out, out), 1e-5) << what;
-    EXPECT_LT(worst_rel(d.dweight, dweight), 1e-5) << what;
-    EXPECT_EQ(d.dbias, dbias) << what;
-  }
 }
 }  // namespace
 
@@ -58,7 +36,7 @@ TEST(DotLinear, MatchesBlasAtEveryTileEdge) {
   for (const std::size_t N : {1, 3, 129})
     for (const std::size_t D_out : {1, 6, 10, 12})
       for (const std::size_t D_in : {5, 13, 100, 784})
-        expect_matches_blas(random_floats(N * D_in, N + D_in, 0.0f, 1.0f), N, D_in, D_out);
+        expect_matches_blas(dot, random_floats(N * D_in, N + D_in, 0.0f, 1.0f), N, D_in, D_out);
 }
 
 TEST(DotLinear, MatchesBlasOnRealFashionMnistImages) {
@@ -68,7 +46,7 @@ TEST(DotLinear, MatchesBlasOnRealFashionMnistImages) {
   const std::size_t N = 128, D = 784;
   std::vector<float> x(N * D);
   for (std::size_t i = 0; i < N * D; ++i) x[i] = static_cast<float>(images.bytes[i]) / 255.0f;
-  expect_matches_blas(x, N, D, 10);
+  expect_matches_blas(dot, x, N, D, 10);
 }
 
 TEST(DotLinear, RowRangesAndColumnChunksGiveTheSameBits) {
@@ -109,9 +87,9 @@ TEST(DotLinear, SameBitsOnOneAndTwoThreads) {
   const std::vector<float> inp = random_floats(N * D_in, 8, 0.0f, 1.0f), w = random_floats(D_out * D_in, 9),
                            b = random_floats(D_out, 10), dout = random_floats(N * D_out, 11);
   mnist::set_num_threads(1);
-  const Products one = dot(inp, w, b, dout, N, D_in, D_out, true);
+  const LinearProducts one = dot(inp, w, b, dout, N, D_in, D_out, true);
   mnist::set_num_threads(2);
-  const Products two = dot(inp, w, b, dout, N, D_in, D_out, true);
+  const LinearProducts two = dot(inp, w, b, dout, N, D_in, D_out, true);
   mnist::set_num_threads(1);
   EXPECT_EQ(one.out, two.out);
   EXPECT_EQ(one.dweight, two.dweight);

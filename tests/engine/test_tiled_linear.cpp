@@ -13,6 +13,7 @@
 #include "kernels/tiled_linear.hpp"
 #include "kernels/weight_t.hpp"
 #include "mnist/idx.hpp"
+#include "linear_products.hpp"
 #include "reference_math.hpp"
 #include "support/test_support.hpp"
 
@@ -35,38 +36,15 @@ struct TiledWorkspace {
   }
 };
 
-struct Products {
-  std::vector<float> out, dweight, dbias;
-};
-
-// Forward (with or without ReLU) and weight gradient of the tiled kernels, the gradients accumulated onto
-// 0.5 / 0.25 as .grad would hold them.
-Products tiled(const std::vector<float>& inp, const std::vector<float>& w, const std::vector<float>& b,
-               const std::vector<float>& dout, std::size_t N, std::size_t D_in, std::size_t D_out, bool relu) {
+// Forward (with or without ReLU) and weight gradient of the tiled kernels.
+LinearProducts tiled(const std::vector<float>& inp, const std::vector<float>& w, const std::vector<float>& b,
+                     const std::vector<float>& dout, std::size_t N, std::size_t D_in, std::size_t D_out, bool relu) {
   TiledWorkspace ws(N, D_in, D_out);
-  Products p{std::vector<float>(N * D_out, -99.0f), std::vector<float>(D_out * D_in, 0.5f),
-             std::vector<float>(D_out, 0.25f)};
+  LinearProducts p = fresh_products(N, D_in, D_out);
   transpose_weight(ws.weight_t, w, D_out, D_in);
   tiled_linear_forward(p.out, ws.scratch, inp, ws.weight_t, b, N, D_in, D_out, relu);
   tiled_linear_backward(p.dweight, p.dbias, ws.dweight_t, ws.scratch, dout, inp, N, D_in, D_out);
   return p;
-}
-
-void expect_matches_blas(const std::vector<float>& inp, std::size_t N, std::size_t D_in, std::size_t D_out) {
-  const std::vector<float> w = random_floats(D_out * D_in, 5), b = random_floats(D_out, 6),
-                           dout = random_floats(N * D_out, 7);
-  for (const bool relu : {false, true}) {
-    const Products t = tiled(inp, w, b, dout, N, D_in, D_out, relu);
-    std::vector<float> out(N * D_out), dweight(D_out * D_in, 0.5f), dbias(D_out, 0.25f);
-    if (relu) linear_relu_forward(out, inp, w, b, N, D_in, D_out);
-    else linear_forward(out, inp, w, b, N, D_in, D_out);
-    linear_backward({}, dweight, dbias, dout, inp, w, N, D_in, D_out);
-    const std::string what = "N " + std::to_string(N) + " D_in " + std::to_string(D_in) + " D_out " +
-                             std::to_string(D_out) + " relu " + std::to_string(relu);
-    EXPECT_LT(worst_rel(t.out, out), 1e-5) << what;
-    EXPECT_LT(worst_rel(t.dweight, dweight), 1e-5) << what;
-    EXPECT_EQ(t.dbias, dbias) << what;
-  }
 }
 }  // namespace
 
@@ -76,8 +54,8 @@ TEST(TiledLinear, MatchesBlasAtEveryTileAndBlockEdge) {
   // 128 columns nor a multiple of 6 or 8, and the tutorial's 784.
   for (const std::size_t N : {1, 5, 6, 7, 130})
     for (const std::size_t D_out : {1, 8, 10, 16, 24, 32, 40})
-      for (const std::size_t D_in : {100, 784}) expect_matches_blas(random_floats(N * D_in, N + D_in, 0.0f, 1.0f), N,
-                                                                    D_in, D_out);
+      for (const std::size_t D_in : {100, 784})
+        expect_matches_blas(tiled, random_floats(N * D_in, N + D_in, 0.0f, 1.0f), N, D_in, D_out);
 }
 
 TEST(TiledLinear, MatchesBlasOnRealFashionMnistImages) {
@@ -87,7 +65,7 @@ TEST(TiledLinear, MatchesBlasOnRealFashionMnistImages) {
   const std::size_t N = 128, D = 784;
   std::vector<float> x(N * D);
   for (std::size_t i = 0; i < N * D; ++i) x[i] = static_cast<float>(images.bytes[i]) / 255.0f;
-  for (const std::size_t D_out : {10, 32}) expect_matches_blas(x, N, D, D_out);
+  for (const std::size_t D_out : {10, 32}) expect_matches_blas(tiled, x, N, D, D_out);
 }
 
 TEST(TiledLinear, EachRowGetsTheSameBitsAloneOrInABatch) {
@@ -96,10 +74,10 @@ TEST(TiledLinear, EachRowGetsTheSameBitsAloneOrInABatch) {
   const std::size_t N = 12, D_in = 784, D_out = 32;
   const std::vector<float> inp = random_floats(N * D_in, 1), w = random_floats(D_out * D_in, 2),
                            b = random_floats(D_out, 3), dout = random_floats(N * D_out, 4);
-  const Products batch = tiled(inp, w, b, dout, N, D_in, D_out, false);
+  const LinearProducts batch = tiled(inp, w, b, dout, N, D_in, D_out, false);
   const std::vector<float> row3(inp.begin() + 3 * D_in, inp.begin() + 4 * D_in),
       dout3(dout.begin() + 3 * D_out, dout.begin() + 4 * D_out);
-  const Products alone = tiled(row3, w, b, dout3, 1, D_in, D_out, false);
+  const LinearProducts alone = tiled(row3, w, b, dout3, 1, D_in, D_out, false);
   EXPECT_EQ(alone.out, std::vector<float>(batch.out.begin() + 3 * D_out, batch.out.begin() + 4 * D_out));
 }
 
@@ -108,9 +86,9 @@ TEST(TiledLinear, SameBitsOnOneAndTwoThreads) {
   const std::vector<float> inp = random_floats(N * D_in, 8, 0.0f, 1.0f), w = random_floats(D_out * D_in, 9),
                            b = random_floats(D_out, 10), dout = random_floats(N * D_out, 11);
   mnist::set_num_threads(1);
-  const Products one = tiled(inp, w, b, dout, N, D_in, D_out, true);
+  const LinearProducts one = tiled(inp, w, b, dout, N, D_in, D_out, true);
   mnist::set_num_threads(2);
-  const Products two = tiled(inp, w, b, dout, N, D_in, D_out, true);
+  const LinearProducts two = tiled(inp, w, b, dout, N, D_in, D_out, true);
   mnist::set_num_threads(1);
   EXPECT_EQ(one.out, two.out);
   EXPECT_EQ(one.dweight, two.dweight);

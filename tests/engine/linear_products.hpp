@@ -1,0 +1,55 @@
+// What a Linear layer's kernels compute in one training step (forward with or without ReLU, weight and bias
+// gradients accumulated onto .grad-like starting values), and the check that a kernel path gives OpenBLAS's
+// products within float rounding: shared by the tests of the tiled and the dot kernels.
+#pragma once
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "kernels/linear.hpp"
+#include "reference_math.hpp"
+
+namespace mnist::testing {
+
+struct LinearProducts {
+  std::vector<float> out, dweight, dbias;
+};
+
+// Outputs and gradients before a kernel writes them: a forward overwrites -99s; gradients accumulate onto 0.5 / 0.25
+// as .grad would hold them after an earlier backward.
+inline LinearProducts fresh_products(std::size_t N, std::size_t D_in, std::size_t D_out) {
+  return {std::vector<float>(N * D_out, -99.0f), std::vector<float>(D_out * D_in, 0.5f),
+          std::vector<float>(D_out, 0.25f)};
+}
+
+// The BLAS path's products (kernels/linear.hpp) for the same inputs.
+inline LinearProducts blas_products(const std::vector<float>& inp, const std::vector<float>& w,
+                                    const std::vector<float>& b, const std::vector<float>& dout, std::size_t N,
+                                    std::size_t D_in, std::size_t D_out, bool relu) {
+  LinearProducts p = fresh_products(N, D_in, D_out);
+  if (relu) kernels::linear_relu_forward(p.out, inp, w, b, N, D_in, D_out);
+  else kernels::linear_forward(p.out, inp, w, b, N, D_in, D_out);
+  kernels::linear_backward({}, p.dweight, p.dbias, dout, inp, w, N, D_in, D_out);
+  return p;
+}
+
+// `run(inp, w, b, dout, N, D_in, D_out, relu)` gives a kernel path's LinearProducts: they must match BLAS's within
+// 1e-5 (relative to the largest value) for random weights and gradients, with and without ReLU; the bias gradient
+// exactly (every path adds the rows in order).
+template <class Run>
+void expect_matches_blas(Run run, const std::vector<float>& inp, std::size_t N, std::size_t D_in, std::size_t D_out) {
+  const std::vector<float> w = random_floats(D_out * D_in, 5), b = random_floats(D_out, 6),
+                           dout = random_floats(N * D_out, 7);
+  for (const bool relu : {false, true}) {
+    const LinearProducts got = run(inp, w, b, dout, N, D_in, D_out, relu);
+    const LinearProducts want = blas_products(inp, w, b, dout, N, D_in, D_out, relu);
+    const std::string what = "N " + std::to_string(N) + " D_in " + std::to_string(D_in) + " D_out " +
+                             std::to_string(D_out) + " relu " + std::to_string(relu);
+    EXPECT_LT(worst_rel(got.out, want.out), 1e-5) << what;
+    EXPECT_LT(worst_rel(got.dweight, want.dweight), 1e-5) << what;
+    EXPECT_EQ(got.dbias, want.dbias) << what;
+  }
+}
+
+}  // namespace mnist::testing

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "kernels/linear.hpp"
+#include "mnist/nn.hpp"
 #include "reference_math.hpp"
 
 namespace mnist::testing {
@@ -50,6 +51,22 @@ void expect_matches_blas(Run run, const std::vector<float>& inp, std::size_t N, 
     EXPECT_LT(worst_rel(got.dweight, want.dweight), 1e-5) << what;
     EXPECT_EQ(got.dbias, want.dbias) << what;
   }
+}
+
+// A kernel path's products at the tutorial's batch (N = 128, 784 inputs) on one and on two threads: the same bits.
+template <class Run>
+void expect_same_bits_on_one_and_two_threads(Run run, std::size_t D_out) {
+  const std::size_t N = 128, D_in = 784;
+  const std::vector<float> inp = random_floats(N * D_in, 8, 0.0f, 1.0f), w = random_floats(D_out * D_in, 9),
+                           b = random_floats(D_out, 10), dout = random_floats(N * D_out, 11);
+  mnist::set_num_threads(1);
+  const LinearProducts one = run(inp, w, b, dout, N, D_in, D_out, true);
+  mnist::set_num_threads(2);
+  const LinearProducts two = run(inp, w, b, dout, N, D_in, D_out, true);
+  mnist::set_num_threads(1);
+  EXPECT_EQ(one.out, two.out);
+  EXPECT_EQ(one.dweight, two.dweight);
+  EXPECT_EQ(one.dbias, two.dbias);
 }
 
 }  // namespace mnist::testing

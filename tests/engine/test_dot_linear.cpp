@@ -82,16 +82,4 @@ TEST(DotLinear, GradientsAccumulate) {
   for (std::size_t i = 0; i < db.size(); ++i) ASSERT_FLOAT_EQ(db[i], 2.0f * once_b[i]) << i;
 }
 
-TEST(DotLinear, SameBitsOnOneAndTwoThreads) {
-  const std::size_t N = 128, D_in = 784, D_out = 10;
-  const std::vector<float> inp = random_floats(N * D_in, 8, 0.0f, 1.0f), w = random_floats(D_out * D_in, 9),
-                           b = random_floats(D_out, 10), dout = random_floats(N * D_out, 11);
-  mnist::set_num_threads(1);
-  const LinearProducts one = dot(inp, w, b, dout, N, D_in, D_out, true);
-  mnist::set_num_threads(2);
-  const LinearProducts two = dot(inp, w, b, dout, N, D_in, D_out, true);
-  mnist::set_num_threads(1);
-  EXPECT_EQ(one.out, two.out);
-  EXPECT_EQ(one.dweight, two.dweight);
-  EXPECT_EQ(one.dbias, two.dbias);
-}
+TEST(DotLinear, SameBitsOnOneAndTwoThreads) { expect_same_bits_on_one_and_two_threads(dot, 10); }

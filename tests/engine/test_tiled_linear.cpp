@@ -81,19 +81,7 @@ TEST(TiledLinear, EachRowGetsTheSameBitsAloneOrInABatch) {
   EXPECT_EQ(alone.out, std::vector<float>(batch.out.begin() + 3 * D_out, batch.out.begin() + 4 * D_out));
 }
 
-TEST(TiledLinear, SameBitsOnOneAndTwoThreads) {
-  const std::size_t N = 128, D_in = 784, D_out = 32;
-  const std::vector<float> inp = random_floats(N * D_in, 8, 0.0f, 1.0f), w = random_floats(D_out * D_in, 9),
-                           b = random_floats(D_out, 10), dout = random_floats(N * D_out, 11);
-  mnist::set_num_threads(1);
-  const LinearProducts one = tiled(inp, w, b, dout, N, D_in, D_out, true);
-  mnist::set_num_threads(2);
-  const LinearProducts two = tiled(inp, w, b, dout, N, D_in, D_out, true);
-  mnist::set_num_threads(1);
-  EXPECT_EQ(one.out, two.out);
-  EXPECT_EQ(one.dweight, two.dweight);
-  EXPECT_EQ(one.dbias, two.dbias);
-}
+TEST(TiledLinear, SameBitsOnOneAndTwoThreads) { expect_same_bits_on_one_and_two_threads(tiled, 32); }
 
 TEST(TiledLinear, AddTransposedAddsEveryColumnOfItsRange) {
   // dweight_t [D_in, P] added into dweight [D_out, D_in] for columns [k0, k1): 8x8 blocks and the leftovers.

@@ -4,10 +4,13 @@
 #pragma once
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "kernels/linear.hpp"
+#include "mnist/idx.hpp"
 #include "mnist/nn.hpp"
 #include "reference_math.hpp"
 
@@ -16,6 +19,16 @@ namespace mnist::testing {
 struct LinearProducts {
   std::vector<float> out, dweight, dbias;
 };
+
+// The first N images of a data set's t10k file as the loader gives them (bytes / 255), [N, 784]; empty when dir is
+// not there (the caller skips).
+inline std::vector<float> test_images(const std::optional<std::filesystem::path>& dir, std::size_t N) {
+  if (!dir) return {};
+  const IdxArray images = read_idx(*dir / "t10k-images-idx3-ubyte.gz");
+  std::vector<float> x(N * 784);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(images.bytes[i]) / 255.0f;
+  return x;
+}
 
 // Outputs and gradients before a kernel writes them: a forward overwrites -99s; gradients accumulate onto 0.5 / 0.25
 // as .grad would hold them after an earlier backward.

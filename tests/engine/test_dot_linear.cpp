@@ -40,13 +40,9 @@ TEST(DotLinear, MatchesBlasAtEveryTileEdge) {
 }
 
 TEST(DotLinear, MatchesBlasOnRealFashionMnistImages) {
-  const auto dir = fashion_mnist_dir();
-  if (!dir) GTEST_SKIP() << "/usr/share/datasets/fashion-mnist not found";
-  const IdxArray images = read_idx(*dir / "t10k-images-idx3-ubyte.gz");
-  const std::size_t N = 128, D = 784;
-  std::vector<float> x(N * D);
-  for (std::size_t i = 0; i < N * D; ++i) x[i] = static_cast<float>(images.bytes[i]) / 255.0f;
-  expect_matches_blas(dot, x, N, D, 10);
+  const std::vector<float> x = test_images(fashion_mnist_dir(), 128);
+  if (x.empty()) GTEST_SKIP() << "/usr/share/datasets/fashion-mnist not found";
+  expect_matches_blas(dot, x, 128, 784, 10);
 }
 
 TEST(DotLinear, RowRangesAndColumnChunksGiveTheSameBits) {

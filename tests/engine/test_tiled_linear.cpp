@@ -59,13 +59,9 @@ TEST(TiledLinear, MatchesBlasAtEveryTileAndBlockEdge) {
 }
 
 TEST(TiledLinear, MatchesBlasOnRealFashionMnistImages) {
-  const auto dir = fashion_mnist_dir();
-  if (!dir) GTEST_SKIP() << "/usr/share/datasets/fashion-mnist not found";
-  const IdxArray images = read_idx(*dir / "t10k-images-idx3-ubyte.gz");
-  const std::size_t N = 128, D = 784;
-  std::vector<float> x(N * D);
-  for (std::size_t i = 0; i < N * D; ++i) x[i] = static_cast<float>(images.bytes[i]) / 255.0f;
-  for (const std::size_t D_out : {10, 32}) expect_matches_blas(tiled, x, N, D, D_out);
+  const std::vector<float> x = test_images(fashion_mnist_dir(), 128);
+  if (x.empty()) GTEST_SKIP() << "/usr/share/datasets/fashion-mnist not found";
+  for (const std::size_t D_out : {10, 32}) expect_matches_blas(tiled, x, 128, 784, D_out);
 }
 
 TEST(TiledLinear, EachRowGetsTheSameBitsAloneOrInABatch) {

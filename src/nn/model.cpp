@@ -134,6 +134,9 @@ std::span<const float> Model::forward(std::span<const float> x, std::size_t N) {
 void Model::backward(std::span<const float> dlogits) {
   const std::size_t N = batch_;
   if (input_ == nullptr) throw Error("Model::backward called before forward");
+  if (dlogits.size() < N * num_classes())
+    throw Error("Model::backward: dlogits has " + std::to_string(dlogits.size()) + " values, expected " +
+                std::to_string(N * num_classes()) + " (the last forward's " + std::to_string(N) + " rows)");
   // A single layer has only its gradient's padding to do per row: not worth a hand-off.
   const std::size_t chunks = layers_.size() > 1 ? row_chunks_ : 1;
   auto rows = [&](std::size_t c) {

@@ -225,3 +225,20 @@ TEST(Model, RejectsShortInput) {
   std::vector<float> x(783);
   EXPECT_THROW(m.forward(x, 1), Error);
 }
+
+TEST(Model, BackwardRejectsAShortGradientAndBackwardBeforeForward) {
+  Model m = make_model("hidden-relu");
+  const std::vector<float> dlogits(20, 0.1f);
+  EXPECT_THROW(m.backward(dlogits), Error);  // no forward yet
+  const std::vector<float> x(3 * 784, 0.5f);
+  m.forward(x, 3);
+  try {
+    m.backward(dlogits);  // 20 values for 3 rows x 10 classes
+    ADD_FAILURE() << "a short gradient was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("dlogits has 20 values, expected 30"), std::string::npos) << e.what();
+  }
+  for (float g : m.gradients()) ASSERT_EQ(g, 0.0f);  // nothing half-done
+  m.backward(std::vector<float>(30, 0.1f));
+  EXPECT_NE(m.gradients()[m.gradients().size() - 1], 0.0f);
+}

@@ -175,12 +175,6 @@ void dot_linear_forward(std::span<float> out, std::span<const float> inp, std::s
   parallel_for_chunks(chunks, chunk);
 }
 
-// Four column ranges when the product is worth splitting, as the tiled kernels (claimed by threads as they come
-// free, which evens out a slower core).
-std::size_t dot_backward_chunks(std::size_t N, std::size_t D_in, std::size_t D_out) {
-  return product_chunks(N, D_in, D_out) > 1 ? 4 : 1;
-}
-
 void dot_linear_backward_chunk(std::span<float> dweight, std::span<float> dbias, std::span<const float> dout,
                                std::span<const float> inp, std::size_t N, std::size_t D_in, std::size_t D_out,
                                std::size_t c, std::size_t chunks) {
@@ -205,7 +199,7 @@ void dot_linear_backward_chunk(std::span<float> dweight, std::span<float> dbias,
 void dot_linear_backward(std::span<float> dweight, std::span<float> dbias, std::span<const float> dout,
                          std::span<const float> inp, std::size_t N, std::size_t D_in, std::size_t D_out) {
   if (N == 0) return;
-  const std::size_t chunks = dot_backward_chunks(N, D_in, D_out);
+  const std::size_t chunks = column_chunks(N, D_in, D_out);
   auto chunk = [&](std::size_t c) {
     dot_linear_backward_chunk(dweight, dbias, dout, inp, N, D_in, D_out, c, chunks);
   };

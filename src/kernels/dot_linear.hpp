@@ -33,11 +33,8 @@ void dot_linear_forward_rows(std::span<float> out, std::span<const float> inp, s
 void dot_linear_forward(std::span<float> out, std::span<const float> inp, std::span<const float> weight,
                         std::span<const float> bias, std::size_t N, std::size_t D_in, std::size_t D_out, bool relu);
 
-/// The input-column ranges the weight gradient is cut into (4 for a large product, else 1).
-std::size_t dot_backward_chunks(std::size_t N, std::size_t D_in, std::size_t D_out);
-
-/// Range c of dot_backward_chunks: dweight[:, cols] += doutᵀ · inp[:, cols] (and dbias += column sums of dout when
-/// c == 0), on the calling thread. Accumulates, like .grad.
+/// Range c of column_chunks(N, D_in, D_out) (kernels/parallel.hpp): dweight[:, cols] += doutᵀ · inp[:, cols] (and
+/// dbias += column sums of dout when c == 0), on the calling thread. Accumulates, like .grad.
 void dot_linear_backward_chunk(std::span<float> dweight, std::span<float> dbias, std::span<const float> dout,
                                std::span<const float> inp, std::size_t N, std::size_t D_in, std::size_t D_out,
                                std::size_t c, std::size_t chunks);

@@ -137,6 +137,10 @@ std::size_t product_chunks(std::size_t N, std::size_t D_in, std::size_t D_out) {
   return N * D_in * D_out >= kParallelMinMacs && N >= 2 * kChunks ? kChunks : 1;
 }
 
+std::size_t column_chunks(std::size_t N, std::size_t D_in, std::size_t D_out) {
+  return product_chunks(N, D_in, D_out) > 1 ? 4 : 1;
+}
+
 Range chunk_range(std::size_t n, std::size_t chunks, std::size_t c, std::size_t align) {
   const std::size_t units = (n + align - 1) / align;
   const std::size_t base = units / chunks, extra = units % chunks;

@@ -37,11 +37,8 @@ void tiled_linear_backward(std::span<float> dweight, std::span<float> dbias, std
                            std::span<float> scratch, std::span<const float> dout, std::span<const float> inp,
                            std::size_t N, std::size_t D_in, std::size_t D_out);
 
-/// The input-column ranges tiled_linear_backward cuts the weight gradient into (4 for a large product, else 1).
-std::size_t tiled_backward_chunks(std::size_t N, std::size_t D_in, std::size_t D_out);
-
-/// Range c of tiled_backward_chunks (and dbias when c == 0), on the calling thread, given dout padded:
-/// padded_dout[N, P] = pad_rows(·, dout, N, N, D_out).
+/// Range c of column_chunks(N, D_in, D_out) (kernels/parallel.hpp), and dbias when c == 0, on the calling thread,
+/// given dout padded: padded_dout[N, P] = pad_rows(·, dout, N, N, D_out).
 void tiled_linear_backward_chunk(std::span<float> dweight, std::span<float> dbias, std::span<float> dweight_t,
                                  std::span<const float> padded_dout, std::span<const float> inp, std::size_t N,
                                  std::size_t D_in, std::size_t D_out, std::size_t c, std::size_t chunks);

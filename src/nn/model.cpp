@@ -149,9 +149,8 @@ void Model::backward(std::span<const float> dlogits) {
     const LayerSpec& l = layers_[i];
     if (l.kind != LayerSpec::Kind::Linear) continue;
     const Path path = work_[i].path;
-    const std::size_t parts = path == Path::Tiled ? kernels::tiled_backward_chunks(N, l.in, l.out)
-                              : path == Path::Dot ? kernels::dot_backward_chunks(N, l.in, l.out)
-                                                  : kernels::product_chunks(N, l.in, l.out);
+    const std::size_t parts = path == Path::Tiled || path == Path::Dot ? kernels::column_chunks(N, l.in, l.out)
+                                                                       : kernels::product_chunks(N, l.in, l.out);
     for (std::size_t c = 0; c < parts; ++c) tasks_.push_back({i, c, parts});
   }
   auto weights = [&](std::size_t t) { weight_gradient(dlogits, tasks_[t]); };

@@ -8,6 +8,7 @@
 #include "kernels/linear.hpp"
 #include "kernels/parallel.hpp"
 #include "kernels/cpu.hpp"
+#include "kernels/lanes.hpp"
 
 namespace mnist::kernels {
 
@@ -24,12 +25,6 @@ float finish(float lanes_sum, const float* x, const float* w, std::size_t full, 
   for (std::size_t k = full; k < D_in; ++k) s = std::fma(x[k], w[k], s);
   s += bias;
   return relu ? (s > 0.0f ? s : 0.0f) : s;
-}
-
-__attribute__((target("avx2,fma"))) float lanes_sum_avx2(__m256 v) {
-  const __m128 four = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));  // l0+l4 .. l3+l7
-  const __m128 two = _mm_add_ps(four, _mm_movehl_ps(four, four));  // (l0+l4)+(l2+l6), (l1+l5)+(l3+l7)
-  return _mm_cvtss_f32(_mm_add_ss(two, _mm_movehdup_ps(two)));
 }
 
 // R rows x O outputs: out[r, o] for rows x (D_in apart) and weight rows w (D_in apart).
@@ -61,7 +56,7 @@ __attribute__((target("avx2,fma"))) void forward_tile_avx2(float* out, std::size
     for (int o = 0; o < O; ++o) {
       const std::size_t ru = static_cast<std::size_t>(r), ou = static_cast<std::size_t>(o);
       out[ru * D_out + ou] =
-          finish(lanes_sum_avx2(acc[r][o]), x + ru * D_in, w + ou * D_in, full, D_in, bias[o], relu);
+          finish(lanes_total_avx2(acc[r][o]), x + ru * D_in, w + ou * D_in, full, D_in, bias[o], relu);
     }
 }
 
@@ -75,8 +70,7 @@ void forward_tile_scalar(float* out, std::size_t D_out, std::size_t rows, std::s
       const float* wo = w + o * D_in;
       float l[8] = {};
       for (std::size_t k = 0; k < full; ++k) l[k % 8] = std::fma(xr[k], wo[k], l[k % 8]);
-      const float lanes = ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]));
-      out[r * D_out + o] = finish(lanes, xr, wo, full, D_in, bias[o], relu);
+      out[r * D_out + o] = finish(lanes_total(l), xr, wo, full, D_in, bias[o], relu);
     }
 }
 

@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <cmath>
 
-#include "kernels/parallel.hpp"
 #include "kernels/cpu.hpp"
+#include "kernels/parallel.hpp"
 
 namespace mnist::kernels {
 
@@ -46,7 +46,6 @@ void linear_forward_rows(std::span<float> out_, std::span<const float> inp, std:
     }
   }
 }
-
 
 void linear_forward(std::span<float> out, std::span<const float> inp, std::span<const float> weight,
                     std::span<const float> bias, std::size_t N, std::size_t D_in, std::size_t D_out) {

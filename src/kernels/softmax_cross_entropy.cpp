@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "kernels/cpu.hpp"
+#include "kernels/lanes.hpp"
 #include "kernels/parallel.hpp"
 
 namespace mnist::kernels {
@@ -57,9 +58,6 @@ __attribute__((target("avx2,fma"))) __m256 exp_avx2(__m256 x) {
   return _mm256_andnot_ps(under, _mm256_mul_ps(y, _mm256_castsi256_ps(bits)));
 }
 
-// The 8 lanes of a sum added as ((l0+l4)+(l2+l6))+((l1+l5)+(l3+l7)), on both paths.
-float lanes_total(const float* l) { return ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7])); }
-
 // Writes exp(row - max) / sum into p and returns log(sum) + max = logsumexp(row). The max skips NaNs (a NaN
 // logit still makes the row NaN through its exp); the sum runs in 8 lanes, class c in lane c % 8.
 float softmax_row_scalar(float* p, const float* row, std::size_t C) {
@@ -79,13 +77,6 @@ float softmax_row_scalar(float* p, const float* row, std::size_t C) {
 __attribute__((target("avx2,fma"))) __m256i mask_at(std::size_t c0, std::size_t C) {
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(std::min<std::size_t>(C - c0, 8))), lane);
-}
-
-// Horizontal sum of the 8 lanes in lanes_total's order.
-__attribute__((target("avx2,fma"))) float lanes_total_avx2(__m256 v) {
-  const __m128 four = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));  // l0+l4 .. l3+l7
-  const __m128 two = _mm_add_ps(four, _mm_movehl_ps(four, four));  // (l0+l4)+(l2+l6), (l1+l5)+(l3+l7)
-  return _mm_cvtss_f32(_mm_add_ss(two, _mm_movehdup_ps(two)));
 }
 
 // The row's classes from c0 on (at most 8), the missing lanes -inf.

@@ -122,6 +122,7 @@ class Model {
   std::vector<Task> tasks_;
   std::size_t row_chunks_ = 1;  // the fixed row ranges of the last forward (and its backward)
   Path choose_path(std::size_t layer, std::span<const float> inp) const;
+  bool fuses_relu(std::size_t layer) const;
   void prepare(std::span<const float> x, std::size_t N);
   void forward_rows(std::size_t r0, std::size_t r1);
   void backward_rows(std::span<const float> dlogits, std::size_t r0, std::size_t r1);

@@ -100,14 +100,15 @@ __attribute__((target("avx2,fma"))) float softmax_row_avx2(float* p, const float
   if (C <= 16) {
     const __m256 x0 = load_classes(row, 0, C);
     const __m256 x1 = C > 8 ? load_classes(row, 8, C) : _mm256_set1_ps(-std::numeric_limits<float>::infinity());
-    const __m256 m = _mm256_set1_ps(max_of_lanes(_mm256_max_ps(x1, x0)));
+    const float mx = max_of_lanes(_mm256_max_ps(x1, x0));
+    const __m256 m = _mm256_set1_ps(mx);
     const __m256 e0 = exp_avx2(_mm256_sub_ps(x0, m)), e1 = exp_avx2(_mm256_sub_ps(x1, m));  // -inf lanes: 0
     const float total = lanes_total_avx2(_mm256_add_ps(e0, e1));
     const __m256 inv = _mm256_set1_ps(1.0f / total);
     if (C >= 8) _mm256_storeu_ps(p, _mm256_mul_ps(e0, inv));
     else _mm256_maskstore_ps(p, mask_at(0, C), _mm256_mul_ps(e0, inv));
     if (C > 8) _mm256_maskstore_ps(p + 8, mask_at(8, C), _mm256_mul_ps(e1, inv));
-    return max_of_lanes(m) + std::log(total);
+    return mx + std::log(total);
   }
   __m256 mx = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
   for (std::size_t c0 = 0; c0 < C; c0 += 8) mx = _mm256_max_ps(load_classes(row, c0, C), mx);

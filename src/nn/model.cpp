@@ -36,6 +36,7 @@ Model::Model(std::vector<LayerSpec> layers, std::uint64_t seed, std::string spec
   params_.assign(total, 0.0f);
   grads_.assign(total, 0.0f);
   acts_.resize(layers_.size());
+  deltas_.resize(layers_.size());
   work_.resize(layers_.size());
   std::mt19937_64 gen(seed);
   for (std::size_t i = 0; i < layers_.size(); ++i) {
@@ -169,11 +170,9 @@ kernels::SparseRows rows_of(const auto& c, std::size_t D_in) {
 void Model::prepare(std::span<const float> x, std::size_t N) {
   input_ = x.data();
   batch_ = N;
-  deltas_.resize(layers_.size());
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     const LayerSpec& l = layers_[i];
-    const bool fuse_relu = l.kind == LayerSpec::Kind::Linear && i + 1 < layers_.size() &&
-                           layers_[i + 1].kind == LayerSpec::Kind::ReLU;
+    const bool fuse_relu = fuses_relu(i);
     std::vector<float>& out = acts_[fuse_relu ? i + 1 : i];
     if (out.size() < N * l.out) out.resize(N * l.out);
     if (i + 1 < layers_.size() && deltas_[i].size() < N * l.out) deltas_[i].resize(N * l.out);
@@ -208,6 +207,12 @@ std::span<const float> Model::layer_dout(std::span<const float> dlogits, std::si
   return layer + 1 == layers_.size() ? dlogits.first(n) : std::span<const float>(deltas_[layer]).first(n);
 }
 
+// A Linear layer followed by a ReLU (the forward then writes the ReLU's output directly, see forward_rows).
+bool Model::fuses_relu(std::size_t layer) const {
+  return layers_[layer].kind == LayerSpec::Kind::Linear && layer + 1 < layers_.size() &&
+         layers_[layer + 1].kind == LayerSpec::Kind::ReLU;
+}
+
 // Rows [r0, r1) through every layer. A Linear followed by a ReLU writes the ReLU's output directly (bias and ReLU
 // fused into the product's epilogue); the pre-activation is never needed: ReLU's backward only looks at its output.
 void Model::forward_rows(std::size_t r0, std::size_t r1) {
@@ -215,8 +220,7 @@ void Model::forward_rows(std::size_t r0, std::size_t r1) {
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     const LayerSpec& l = layers_[i];
     const std::span<const float> inp = layer_input(i);
-    const bool fuse_relu = l.kind == LayerSpec::Kind::Linear && i + 1 < layers_.size() &&
-                           layers_[i + 1].kind == LayerSpec::Kind::ReLU;
+    const bool fuse_relu = fuses_relu(i);
     const std::span<float> out = std::span(acts_[fuse_relu ? i + 1 : i]).first(N * l.out);
     if (l.kind != LayerSpec::Kind::Linear) {
       kernels::relu_forward(out.subspan(r0 * l.out), inp.subspan(r0 * l.in), (r1 - r0) * l.out);

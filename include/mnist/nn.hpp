@@ -121,6 +121,17 @@ class Model {
   };
   std::vector<Task> tasks_;
   std::size_t row_chunks_ = 1;  // the fixed row ranges of the last forward (and its backward)
+  // Two Linear layers and nothing else compute one linear map (src/kernels/merged_linear.hpp): a forward runs them
+  // as one when that is cheaper for its batch (merged_now_, for its backward too). Its workspace: the merged
+  // weight [C, D] and bias [C], W2 transposed, the batch's gradient of the merged weight (g [C, D]) and bias
+  // (s [C]), g W1ᵀ (t [C, H]), H zeros and a scratch row.
+  struct Merged {
+    std::vector<float> weight, bias, w2t, g, s, t, zeros, scratch;
+  };
+  bool mergeable_ = false, merged_now_ = false;
+  Merged merged_;
+  void forward_merged();
+  void backward_merged(std::span<const float> dlogits);
   Path choose_path(std::size_t layer, std::span<const float> inp) const;
   bool fuses_relu(std::size_t layer) const;
   void prepare(std::span<const float> x, std::size_t N);

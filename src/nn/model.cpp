@@ -7,6 +7,7 @@
 #include "kernels/activation.hpp"
 #include "kernels/dot_linear.hpp"
 #include "kernels/linear.hpp"
+#include "kernels/merged_linear.hpp"
 #include "kernels/parallel.hpp"
 #include "kernels/softmax_cross_entropy.hpp"
 #include "kernels/sparse_linear.hpp"
@@ -38,6 +39,14 @@ Model::Model(std::vector<LayerSpec> layers, std::uint64_t seed, std::string spec
   acts_.resize(layers_.size());
   deltas_.resize(layers_.size());
   work_.resize(layers_.size());
+  const LayerSpec& last = layers_.back();
+  mergeable_ = layers_.size() == 2 && last.kind == LayerSpec::Kind::Linear && last.out < layers_.front().out &&
+               last.out <= kernels::kDotMaxOutputs;
+  if (mergeable_) {
+    const std::size_t D = layers_.front().in, H = layers_.front().out, C = last.out;
+    merged_ = {std::vector<float>(C * D), std::vector<float>(C), std::vector<float>(H * C), std::vector<float>(C * D),
+               std::vector<float>(C), std::vector<float>(C * H), std::vector<float>(H), std::vector<float>(H)};
+  }
   std::mt19937_64 gen(seed);
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     const LayerSpec& l = layers_[i];
@@ -108,6 +117,10 @@ std::span<const float> Model::forward(std::span<const float> x, std::size_t N) {
     throw Error("model input has " + std::to_string(x.size()) + " values, expected " +
                 std::to_string(N * input_size()));
   prepare(x, N);
+  if (merged_now_) {
+    forward_merged();
+    return std::span<const float>(acts_.back().data(), N * num_classes());
+  }
   tasks_.clear();
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     const LayerSpec& l = layers_[i];
@@ -138,6 +151,7 @@ void Model::backward(std::span<const float> dlogits) {
   if (dlogits.size() < N * num_classes())
     throw Error("Model::backward: dlogits has " + std::to_string(dlogits.size()) + " values, expected " +
                 std::to_string(N * num_classes()) + " (the last forward's " + std::to_string(N) + " rows)");
+  if (merged_now_) return backward_merged(dlogits);
   // A single layer has only its gradient's padding to do per row: not worth a hand-off.
   const std::size_t chunks = layers_.size() > 1 ? row_chunks_ : 1;
   auto rows = [&](std::size_t c) {
@@ -170,13 +184,19 @@ kernels::SparseRows rows_of(const auto& c, std::size_t D_in) {
 void Model::prepare(std::span<const float> x, std::size_t N) {
   input_ = x.data();
   batch_ = N;
+  // Merged, a batch costs C·D·(2N + 3H) multiply-adds (two N x D x C products, three C x H x D ones), as two layers
+  // about 2N·D·H: merged from N = 22 up at 784 -> 32 -> 10.
+  if (mergeable_) {
+    const std::size_t H = layers_.front().out, C = layers_.back().out;
+    merged_now_ = C * (2 * N + 3 * H) < 2 * N * H;
+  }
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     const LayerSpec& l = layers_[i];
     const bool fuse_relu = fuses_relu(i);
     std::vector<float>& out = acts_[fuse_relu ? i + 1 : i];
     if (out.size() < N * l.out) out.resize(N * l.out);
     if (i + 1 < layers_.size() && deltas_[i].size() < N * l.out) deltas_[i].resize(N * l.out);
-    if (l.kind != LayerSpec::Kind::Linear) continue;
+    if (l.kind != LayerSpec::Kind::Linear || merged_now_) continue;
     Workspace& c = work_[i];
     c.path = choose_path(i, i == 0 ? x.first(N * l.in) : std::span<const float>());
     if (!transposed(c.path)) continue;
@@ -287,6 +307,50 @@ void Model::weight_gradient(std::span<const float> dlogits, const Task& task) {
   else
     kernels::sparse_linear_backward_chunk(dweight, dbias, c.dweight_t_now, dout, inp, rows_of(c, l.in), N, l.in,
                                           l.out, task.chunk, task.chunks);
+}
+
+// The two layers as one (src/kernels/merged_linear.hpp): the merged weight in input-column chunks, then the
+// logits on the dot kernels in the forward's row ranges.
+void Model::forward_merged() {
+  const std::size_t N = batch_, D = layers_.front().in, H = layers_.front().out, C = layers_.back().out;
+  const std::span<const float> p(params_);
+  const std::span<const float> w1 = p.subspan(0, H * D), b1 = p.subspan(H * D, H);
+  const std::span<const float> w2 = p.subspan(offsets_[1], C * H), b2 = p.subspan(offsets_[1] + C * H, C);
+  Merged& m = merged_;
+  kernels::transpose_small(m.w2t, w2, C, H);
+  kernels::merge_bias(m.bias, w2, b1, b2, H, C);
+  auto weight = [&](std::size_t t) { kernels::merge_weights_task(m.weight, m.scratch, m.w2t, w1, D, H, C, t); };
+  kernels::parallel_for_chunks(kernels::merge_weights_tasks(D, H, C), weight);
+  row_chunks_ = kernels::product_chunks(N, D, C);
+  const std::span<float> logits = std::span(acts_.back()).first(N * C);
+  auto rows = [&](std::size_t c) {
+    const kernels::Range r = kernels::chunk_range(N, row_chunks_, c, kRowAlign);
+    kernels::dot_linear_forward_rows(logits, std::span<const float>(input_, N * D), m.weight, m.bias, r.begin,
+                                     r.end, D, C, false);
+  };
+  kernels::parallel_for_chunks(row_chunks_, rows);
+}
+
+// The batch's gradient of the merged weight and bias (g, s) on the dot kernels in column chunks, then the two
+// layers' gradients from them.
+void Model::backward_merged(std::span<const float> dlogits) {
+  const std::size_t N = batch_, D = layers_.front().in, H = layers_.front().out, C = layers_.back().out;
+  Merged& m = merged_;
+  std::fill(m.g.begin(), m.g.end(), 0.0f);
+  std::fill(m.s.begin(), m.s.end(), 0.0f);
+  const std::span<const float> x(input_, N * D), dy = dlogits.first(N * C);
+  const std::size_t chunks = kernels::column_chunks(N, D, C);
+  auto batch = [&](std::size_t c) { kernels::dot_linear_backward_chunk(m.g, m.s, dy, x, N, D, C, c, chunks); };
+  kernels::parallel_for_chunks(chunks, batch);
+  const std::span<const float> p(params_);
+  const std::span<const float> w1 = p.subspan(0, H * D), b1 = p.subspan(H * D, H), w2 = p.subspan(offsets_[1], C * H);
+  const std::span<float> g(grads_);
+  auto layers = [&](std::size_t u) {
+    kernels::merged_backward_task(g.subspan(0, H * D), m.t, m.scratch, m.zeros, m.g, w1, w2, D, H, C, u);
+  };
+  kernels::parallel_for_chunks(kernels::merged_backward_tasks(D, H, C), layers);
+  kernels::merged_backward_finish(g.subspan(offsets_[1], C * H), g.subspan(H * D, H),
+                                  g.subspan(offsets_[1] + C * H, C), m.t, m.s, w2, b1, H, C);
 }
 
 // Which kernels each Linear layer runs on, decided per forward from the data and shapes alone, never from the

@@ -113,11 +113,13 @@ TEST(Model, HandCheckableForwardWithConstantWeights) {
 // Central differences in double at random positions of every parameter tensor of each preset (and a deeper MLP),
 // against the float gradients of backward().
 TEST(Model, GradientsMatchFiniteDifferencesForEachPreset) {
-  // Dense inputs take the first layer's dense path; inputs with 85% zeros (like MNIST) its sparse path.
+  // Dense inputs take the first layer's dense path; inputs with 85% zeros (like MNIST) its sparse path. A batch
+  // of 4 runs "hidden" as two layers, one of 40 as one merged layer (src/kernels/merged_linear.hpp).
+  for (const std::size_t N : {4, 40})
   for (const double zeros : {0.0, 0.85})
   for (const std::string spec : {"logistic", "hidden", "hidden-relu", "784-16-relu-12-relu-10"}) {
     Model m = make_model(spec, 7);
-    const std::size_t N = 4, D = 784, C = 10;
+    const std::size_t D = 784, C = 10;
     std::vector<float> x = random_floats(N * D, 11, 0.0f, 1.0f);
     for (std::size_t k = 0; k < x.size(); ++k)
       if (static_cast<double>((k * 7919) % 1000) < zeros * 1000) x[k] = 0.0f;
@@ -143,8 +145,46 @@ TEST(Model, GradientsMatchFiniteDifferencesForEachPreset) {
         worst = std::max(worst, rel_error(m.gradients()[k], fd, 1e-4));
       }
     }
-    std::printf("%-24s %2.0f%% zeros: largest relative error %.3g\n", spec.c_str(), 100 * zeros, worst);
+    std::printf("%-24s N=%zu %2.0f%% zeros: largest relative error %.3g\n", spec.c_str(), N, 100 * zeros, worst);
     EXPECT_LT(worst, 1e-4) << spec;
+  }
+}
+
+// "hidden" runs as one merged layer from a batch of 22 up, as two layers below: both give the same logits and
+// gradients within float rounding, row by row.
+TEST(Model, TwoLinearLayersMergedAgreeWithTheLayersApart) {
+  for (const std::string spec : {"hidden", "784-32-10", "100-40-7"}) {
+    Model merged = make_model(spec, 21), apart = make_model(spec, 21);
+    const std::size_t N = 64, D = merged.input_size(), C = merged.num_classes();
+    const std::vector<float> x = random_floats(N * D, 22, 0.0f, 1.0f);
+    const std::vector<std::int32_t> y = random_labels(N, C, 23);
+    std::vector<float> probs(N * C);
+    const std::vector<float> logits_merged = [&] {
+      const std::span<const float> l = merged.forward(x, N);
+      return std::vector<float>(l.begin(), l.end());
+    }();
+    cross_entropy(probs, logits_merged, y, N, C);
+    cross_entropy_backward(probs, probs, y, N, C);
+    merged.backward(probs);
+    // The same rows in batches of 2 (two layers each), given the same rows of dlogits: the same sums of gradients.
+    for (std::size_t r = 0; r < N; r += 2) {
+      const std::span<const float> xr = std::span(x).subspan(r * D, 2 * D);
+      const std::span<const float> l = apart.forward(xr, 2);
+      for (std::size_t k = 0; k < 2 * C; ++k) EXPECT_NEAR(l[k], logits_merged[r * C + k], 1e-5) << spec << " row " << r;
+      apart.backward(std::span<const float>(probs).subspan(r * C, 2 * C));
+    }
+    // Each element against the largest gradient of its tensor: elements that cancel to near 0 carry the rounding
+    // of their larger terms.
+    for (const NamedParameter& p : merged.named_parameters()) {
+      double scale = 0, worst = 0;
+      for (float g : p.grad) scale = std::max(scale, std::abs(static_cast<double>(g)));
+      for (std::size_t k = 0; k < p.grad.size(); ++k)
+        worst = std::max(worst, std::abs(static_cast<double>(p.grad[k]) - apart.gradients()[p.offset + k]));
+      std::printf("%-10s %-14s largest gradient %.3g, largest difference %.3g\n", spec.c_str(), p.name.c_str(), scale,
+                  worst);
+      EXPECT_GT(scale, 0) << spec << " " << p.name;
+      EXPECT_LT(worst, 1e-5 * scale) << spec << " " << p.name;
+    }
   }
 }
 

@@ -124,9 +124,9 @@ class Model {
   // Two Linear layers and nothing else compute one linear map (src/kernels/merged_linear.hpp): a forward runs them
   // as one when that is cheaper for its batch (merged_now_, for its backward too). Its workspace: the merged
   // weight [C, D] and bias [C], W2 transposed, the batch's gradient of the merged weight (g [C, D]) and bias
-  // (s [C]), g W1ᵀ (t [C, H]), H zeros and a scratch row.
+  // (s [C]), g W1ᵀ (t [C, H]) and H zeros.
   struct Merged {
-    std::vector<float> weight, bias, w2t, g, s, t, zeros, scratch;
+    std::vector<float> weight, bias, w2t, g, s, t, zeros;
   };
   bool mergeable_ = false, merged_now_ = false;
   Merged merged_;

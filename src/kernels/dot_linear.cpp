@@ -86,10 +86,12 @@ void forward_tile_rows(std::size_t outputs, float* out, std::size_t D_out, const
   }
 }
 
-// O outputs x V vectors of input columns: dweight[o, k..] += Σ_n dout[n, o] · x[n, k..], over the rows in order.
+// O outputs x V vectors of input columns: dweight[o, k..] += Σ_n dout[n, o] · x[n, k..] (= when overwrite), over
+// the rows in order.
 template <int O, int V>
 __attribute__((target("avx2,fma"))) void gradient_tile_avx2(float* dweight, std::size_t D_in, const float* dout,
-                                                            std::size_t D_out, const float* x, std::size_t N) {
+                                                            std::size_t D_out, const float* x, std::size_t N,
+                                                            bool overwrite) {
   __m256 acc[O][V];
   #pragma GCC unroll 5
   for (int o = 0; o < O; ++o)
@@ -111,31 +113,31 @@ __attribute__((target("avx2,fma"))) void gradient_tile_avx2(float* dweight, std:
     #pragma GCC unroll 5
     for (int v = 0; v < V; ++v) {
       float* d = dweight + static_cast<std::size_t>(o) * D_in + 8 * static_cast<std::size_t>(v);
-      _mm256_storeu_ps(d, _mm256_add_ps(_mm256_loadu_ps(d), acc[o][v]));
+      _mm256_storeu_ps(d, overwrite ? acc[o][v] : _mm256_add_ps(_mm256_loadu_ps(d), acc[o][v]));
     }
 }
 
 template <int V>
 void gradient_tile_outputs(std::size_t outputs, float* dweight, std::size_t D_in, const float* dout,
-                           std::size_t D_out, const float* x, std::size_t N) {
+                           std::size_t D_out, const float* x, std::size_t N, bool overwrite) {
   switch (outputs) {
-    case 1: return gradient_tile_avx2<1, V>(dweight, D_in, dout, D_out, x, N);
-    case 2: return gradient_tile_avx2<2, V>(dweight, D_in, dout, D_out, x, N);
-    case 3: return gradient_tile_avx2<3, V>(dweight, D_in, dout, D_out, x, N);
-    case 4: return gradient_tile_avx2<4, V>(dweight, D_in, dout, D_out, x, N);
-    default: return gradient_tile_avx2<kOutputs, V>(dweight, D_in, dout, D_out, x, N);
+    case 1: return gradient_tile_avx2<1, V>(dweight, D_in, dout, D_out, x, N, overwrite);
+    case 2: return gradient_tile_avx2<2, V>(dweight, D_in, dout, D_out, x, N, overwrite);
+    case 3: return gradient_tile_avx2<3, V>(dweight, D_in, dout, D_out, x, N, overwrite);
+    case 4: return gradient_tile_avx2<4, V>(dweight, D_in, dout, D_out, x, N, overwrite);
+    default: return gradient_tile_avx2<kOutputs, V>(dweight, D_in, dout, D_out, x, N, overwrite);
   }
 }
 
 // Columns [k0, k1) of every output, one chain per element, scalar: the tail of the vector path and the whole of
 // the path without AVX2.
 void gradient_columns_scalar(float* dweight, std::size_t D_in, const float* dout, std::size_t D_out, const float* x,
-                             std::size_t N, std::size_t k0, std::size_t k1) {
+                             std::size_t N, std::size_t k0, std::size_t k1, bool overwrite) {
   for (std::size_t o = 0; o < D_out; ++o)
     for (std::size_t k = k0; k < k1; ++k) {
       float s = 0.0f;
       for (std::size_t n = 0; n < N; ++n) s = std::fma(dout[n * D_out + o], x[n * D_in + k], s);
-      dweight[o * D_in + k] += s;
+      dweight[o * D_in + k] = overwrite ? s : dweight[o * D_in + k] + s;
     }
 }
 
@@ -171,7 +173,8 @@ void dot_linear_forward(std::span<float> out, std::span<const float> inp, std::s
 
 void dot_linear_backward_chunk(std::span<float> dweight, std::span<float> dbias, std::span<const float> dout,
                                std::span<const float> inp, std::size_t N, std::size_t D_in, std::size_t D_out,
-                               std::size_t c, std::size_t chunks) {
+                               std::size_t c, std::size_t chunks, Write write) {
+  const bool overwrite = write == Write::Overwrite;
   const Range cols = chunk_range(D_in, chunks, c, kColumns);
   const std::size_t vector_end = kHaveAvx2 ? cols.begin + (cols.end - cols.begin) / 8 * 8 : cols.begin;
   // Column blocks outermost: a block's strip of the batch (N x 16 floats) stays in L1 for every output group.
@@ -181,13 +184,15 @@ void dot_linear_backward_chunk(std::span<float> dweight, std::span<float> dbias,
       const std::size_t outputs = std::min(kOutputs, D_out - o);
       float* dw = dweight.data() + o * D_in + k;
       const float* g = dout.data() + o;
-      if (two) gradient_tile_outputs<2>(outputs, dw, D_in, g, D_out, inp.data() + k, N);
-      else gradient_tile_outputs<1>(outputs, dw, D_in, g, D_out, inp.data() + k, N);
+      if (two) gradient_tile_outputs<2>(outputs, dw, D_in, g, D_out, inp.data() + k, N, overwrite);
+      else gradient_tile_outputs<1>(outputs, dw, D_in, g, D_out, inp.data() + k, N, overwrite);
     }
     k += two ? kColumns : 8;
   }
-  gradient_columns_scalar(dweight.data(), D_in, dout.data(), D_out, inp.data(), N, vector_end, cols.end);
-  if (c == 0) add_column_sums(dbias, dout, N, D_out);
+  gradient_columns_scalar(dweight.data(), D_in, dout.data(), D_out, inp.data(), N, vector_end, cols.end, overwrite);
+  if (c != 0 || dbias.empty()) return;
+  if (overwrite) std::fill(dbias.begin(), dbias.begin() + static_cast<std::ptrdiff_t>(D_out), 0.0f);
+  add_column_sums(dbias, dout, N, D_out);
 }
 
 void dot_linear_backward(std::span<float> dweight, std::span<float> dbias, std::span<const float> dout,

@@ -33,11 +33,17 @@ void dot_linear_forward_rows(std::span<float> out, std::span<const float> inp, s
 void dot_linear_forward(std::span<float> out, std::span<const float> inp, std::span<const float> weight,
                         std::span<const float> bias, std::size_t N, std::size_t D_in, std::size_t D_out, bool relu);
 
+/// Whether a weight-gradient kernel adds its result to dweight and dbias, as .grad does, or writes over them (a
+/// product wanted fresh, without clearing its buffer first: the merged layers, merged_linear.hpp). The same bits as
+/// clearing to 0 and accumulating.
+enum class Write { Accumulate, Overwrite };
+
 /// Range c of column_chunks(N, D_in, D_out) (kernels/parallel.hpp): dweight[:, cols] += doutᵀ · inp[:, cols] (and
-/// dbias += column sums of dout when c == 0), on the calling thread. Accumulates, like .grad.
+/// dbias += column sums of dout when c == 0, unless dbias is empty), on the calling thread; = instead of += with
+/// Write::Overwrite.
 void dot_linear_backward_chunk(std::span<float> dweight, std::span<float> dbias, std::span<const float> dout,
                                std::span<const float> inp, std::size_t N, std::size_t D_in, std::size_t D_out,
-                               std::size_t c, std::size_t chunks);
+                               std::size_t c, std::size_t chunks, Write write = Write::Accumulate);
 
 /// dweight += doutᵀ · inp and dbias += column sums of dout, in the thread pool's fixed chunks.
 void dot_linear_backward(std::span<float> dweight, std::span<float> dbias, std::span<const float> dout,

@@ -9,16 +9,9 @@ namespace mnist::kernels {
 // kernels' weight gradient over H rows.
 std::size_t merge_weights_tasks(std::size_t D_in, std::size_t H, std::size_t C) { return column_chunks(H, D_in, C); }
 
-void merge_weights_task(std::span<float> weight, std::span<float> scratch, std::span<const float> w2t,
-                        std::span<const float> w1, std::size_t D_in, std::size_t H, std::size_t C, std::size_t t) {
-  const std::size_t chunks = merge_weights_tasks(D_in, H, C);
-  // The kernel accumulates: clear the task's columns first (the same split as the kernel's).
-  const Range cols = chunk_range(D_in, chunks, t, 16);
-  for (std::size_t j = 0; j < C; ++j)
-    for (std::size_t k = cols.begin; k < cols.end; ++k) weight[j * D_in + k] = 0.0f;
-  if (t == 0)
-    for (float& v : scratch.first(C)) v = 0.0f;
-  dot_linear_backward_chunk(weight, scratch, w2t, w1, H, D_in, C, t, chunks);
+void merge_weights_task(std::span<float> weight, std::span<const float> w2t, std::span<const float> w1,
+                        std::size_t D_in, std::size_t H, std::size_t C, std::size_t t) {
+  dot_linear_backward_chunk(weight, {}, w2t, w1, H, D_in, C, t, merge_weights_tasks(D_in, H, C), Write::Overwrite);
 }
 
 void merge_bias(std::span<float> bias, std::span<const float> w2, std::span<const float> b1,
@@ -41,14 +34,12 @@ std::size_t merged_backward_tasks(std::size_t D_in, std::size_t H, std::size_t C
   return column_chunks(C, D_in, H) + product_chunks(C, D_in, H);
 }
 
-void merged_backward_task(std::span<float> dw1, std::span<float> t, std::span<float> scratch,
-                          std::span<const float> zeros, std::span<const float> g, std::span<const float> w1,
-                          std::span<const float> w2, std::size_t D_in, std::size_t H, std::size_t C, std::size_t u) {
+void merged_backward_task(std::span<float> dw1, std::span<float> t, std::span<const float> zeros,
+                          std::span<const float> g, std::span<const float> w1, std::span<const float> w2,
+                          std::size_t D_in, std::size_t H, std::size_t C, std::size_t u) {
   const std::size_t columns = column_chunks(C, D_in, H);
   if (u < columns) {
-    if (u == 0)
-      for (float& v : scratch.first(H)) v = 0.0f;  // (the kernel's column sums of w2: not needed)
-    dot_linear_backward_chunk(dw1, scratch, w2, g, C, D_in, H, u, columns);
+    dot_linear_backward_chunk(dw1, {}, w2, g, C, D_in, H, u, columns);
     return;
   }
   const Range rows = chunk_range(C, product_chunks(C, D_in, H), u - columns, 2);

@@ -20,10 +20,9 @@ namespace mnist::kernels {
 std::size_t merge_weights_tasks(std::size_t D_in, std::size_t H, std::size_t C);
 
 /// Task t of merge_weights_tasks: weight[C, D_in] = w2[C, H] · w1[H, D_in] on the task's input columns, given
-/// w2t = w2ᵀ [H, C] (see transpose_small); each element a sum over h in increasing order. scratch [C] is
-/// overwritten. On the calling thread.
-void merge_weights_task(std::span<float> weight, std::span<float> scratch, std::span<const float> w2t,
-                        std::span<const float> w1, std::size_t D_in, std::size_t H, std::size_t C, std::size_t t);
+/// w2t = w2ᵀ [H, C] (see transpose_small); each element a sum over h in increasing order. On the calling thread.
+void merge_weights_task(std::span<float> weight, std::span<const float> w2t, std::span<const float> w1,
+                        std::size_t D_in, std::size_t H, std::size_t C, std::size_t t);
 
 /// bias[C] = w2[C, H] · b1[H] + b2[C].
 void merge_bias(std::span<float> bias, std::span<const float> w2, std::span<const float> b1,
@@ -37,10 +36,10 @@ void transpose_small(std::span<float> dst, std::span<const float> src, std::size
 std::size_t merged_backward_tasks(std::size_t D_in, std::size_t H, std::size_t C);
 
 /// Task u of merged_backward_tasks, given g [C, D_in], w1 [H, D_in], w2 [C, H]: dw1[H, D_in] += its columns of
-/// w2ᵀ g, or t[C, H] = its rows of g w1ᵀ. scratch [H] is overwritten, zeros [H] all 0. On the calling thread.
-void merged_backward_task(std::span<float> dw1, std::span<float> t, std::span<float> scratch,
-                          std::span<const float> zeros, std::span<const float> g, std::span<const float> w1,
-                          std::span<const float> w2, std::size_t D_in, std::size_t H, std::size_t C, std::size_t u);
+/// w2ᵀ g, or t[C, H] = its rows of g w1ᵀ (zeros: H zeros, its bias). On the calling thread.
+void merged_backward_task(std::span<float> dw1, std::span<float> t, std::span<const float> zeros,
+                          std::span<const float> g, std::span<const float> w1, std::span<const float> w2,
+                          std::size_t D_in, std::size_t H, std::size_t C, std::size_t u);
 
 /// The rest, once t is complete: dw2[C, H] += t + s b1ᵀ, db2[C] += s, db1[H] += w2ᵀ s (accumulate, like .grad).
 void merged_backward_finish(std::span<float> dw2, std::span<float> db1, std::span<float> db2,

@@ -45,7 +45,7 @@ Model::Model(std::vector<LayerSpec> layers, std::uint64_t seed, std::string spec
   if (mergeable_) {
     const std::size_t D = layers_.front().in, H = layers_.front().out, C = last.out;
     merged_ = {std::vector<float>(C * D), std::vector<float>(C), std::vector<float>(H * C), std::vector<float>(C * D),
-               std::vector<float>(C), std::vector<float>(C * H), std::vector<float>(H), std::vector<float>(H)};
+               std::vector<float>(C), std::vector<float>(C * H), std::vector<float>(H)};
   }
   std::mt19937_64 gen(seed);
   for (std::size_t i = 0; i < layers_.size(); ++i) {
@@ -319,7 +319,7 @@ void Model::forward_merged() {
   Merged& m = merged_;
   kernels::transpose_small(m.w2t, w2, C, H);
   kernels::merge_bias(m.bias, w2, b1, b2, H, C);
-  auto weight = [&](std::size_t t) { kernels::merge_weights_task(m.weight, m.scratch, m.w2t, w1, D, H, C, t); };
+  auto weight = [&](std::size_t t) { kernels::merge_weights_task(m.weight, m.w2t, w1, D, H, C, t); };
   kernels::parallel_for_chunks(kernels::merge_weights_tasks(D, H, C), weight);
   row_chunks_ = kernels::product_chunks(N, D, C);
   const std::span<float> logits = std::span(acts_.back()).first(N * C);
@@ -336,17 +336,17 @@ void Model::forward_merged() {
 void Model::backward_merged(std::span<const float> dlogits) {
   const std::size_t N = batch_, D = layers_.front().in, H = layers_.front().out, C = layers_.back().out;
   Merged& m = merged_;
-  std::fill(m.g.begin(), m.g.end(), 0.0f);
-  std::fill(m.s.begin(), m.s.end(), 0.0f);
   const std::span<const float> x(input_, N * D), dy = dlogits.first(N * C);
   const std::size_t chunks = kernels::column_chunks(N, D, C);
-  auto batch = [&](std::size_t c) { kernels::dot_linear_backward_chunk(m.g, m.s, dy, x, N, D, C, c, chunks); };
+  auto batch = [&](std::size_t c) {
+    kernels::dot_linear_backward_chunk(m.g, m.s, dy, x, N, D, C, c, chunks, kernels::Write::Overwrite);
+  };
   kernels::parallel_for_chunks(chunks, batch);
   const std::span<const float> p(params_);
   const std::span<const float> w1 = p.subspan(0, H * D), b1 = p.subspan(H * D, H), w2 = p.subspan(offsets_[1], C * H);
   const std::span<float> g(grads_);
   auto layers = [&](std::size_t u) {
-    kernels::merged_backward_task(g.subspan(0, H * D), m.t, m.scratch, m.zeros, m.g, w1, w2, D, H, C, u);
+    kernels::merged_backward_task(g.subspan(0, H * D), m.t, m.zeros, m.g, w1, w2, D, H, C, u);
   };
   kernels::parallel_for_chunks(kernels::merged_backward_tasks(D, H, C), layers);
   kernels::merged_backward_finish(g.subspan(offsets_[1], C * H), g.subspan(H * D, H),

@@ -4,6 +4,7 @@
 // chunk or thread count (bit-identical); gradients accumulate like .grad.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <vector>
 
 #include "kernels/dot_linear.hpp"
@@ -79,3 +80,25 @@ TEST(DotLinear, GradientsAccumulate) {
 }
 
 TEST(DotLinear, SameBitsOnOneAndTwoThreads) { expect_same_bits_on_one_and_two_threads(dot, 10); }
+
+TEST(DotLinear, OverwriteEqualsClearingThenAccumulatingAndAnEmptyBiasIsSkipped) {
+  // Write::Overwrite (the merged layers' fresh products) must give the bits of clearing to 0 and accumulating, on
+  // the vector tiles and the scalar tail (D_in 100 = 6 x 16 + 4), over whatever the buffers held.
+  const std::size_t N = 9, D_in = 100, D_out = 12;
+  const std::vector<float> inp = random_floats(N * D_in, 9), dout = random_floats(N * D_out, 10);
+  std::vector<float> cleared(D_out * D_in, 0.0f), cleared_b(D_out, 0.0f);
+  std::vector<float> over = random_floats(D_out * D_in, 11), over_b = random_floats(D_out, 12);
+  for (std::size_t c = 0; c < 4; ++c) {
+    dot_linear_backward_chunk(cleared, cleared_b, dout, inp, N, D_in, D_out, c, 4);
+    dot_linear_backward_chunk(over, over_b, dout, inp, N, D_in, D_out, c, 4, Write::Overwrite);
+  }
+  auto same_bits = [](const std::vector<float>& a, const std::vector<float>& b) {
+    return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+  };
+  EXPECT_TRUE(same_bits(cleared, over));
+  EXPECT_TRUE(same_bits(cleared_b, over_b));
+  // Without a bias buffer the weight gradient is the same and nothing else is written.
+  std::vector<float> no_bias(D_out * D_in, 0.0f);
+  dot_linear_backward_chunk(no_bias, {}, dout, inp, N, D_in, D_out, 0, 1);
+  EXPECT_TRUE(same_bits(cleared, no_bias));
+}

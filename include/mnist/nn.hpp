@@ -139,6 +139,11 @@ class Model {
   void backward_rows(std::span<const float> dlogits, std::size_t r0, std::size_t r1);
   void weight_gradient(std::span<const float> dlogits, const Task& task);
   std::span<const float> layer_input(std::size_t layer) const;
+  // Linear layer `layer`'s weight [out, in] and bias [out] inside a buffer laid out as parameters() or gradients().
+  template <class T>
+  std::span<T> weight_of(std::span<T> flat, std::size_t layer) const;
+  template <class T>
+  std::span<T> bias_of(std::span<T> flat, std::size_t layer) const;
   std::span<const float> layer_dout(std::span<const float> dlogits, std::size_t layer) const;
 };
 

@@ -132,8 +132,8 @@ std::span<const float> Model::forward(std::span<const float> x, std::size_t N) {
     const Task& task = tasks_[t];
     const LayerSpec& l = layers_[task.layer];
     kernels::transpose_weight_chunk(work_[task.layer].weight_t_now,
-                                    std::span<const float>(params_).subspan(offsets_[task.layer], l.out * l.in), l.out,
-                                    l.in, task.chunk, task.chunks);
+                                    weight_of(std::span<const float>(params_), task.layer), l.out, l.in, task.chunk,
+                                    task.chunks);
   };
   kernels::parallel_for_chunks(tasks_.size(), transpose);
   row_chunks_ = kernels::product_chunks(N, layers_.front().in, layers_.front().out);
@@ -217,6 +217,16 @@ void Model::prepare(std::span<const float> x, std::size_t N) {
   }
 }
 
+template <class T>
+std::span<T> Model::weight_of(std::span<T> flat, std::size_t layer) const {
+  return flat.subspan(offsets_[layer], layers_[layer].out * layers_[layer].in);
+}
+
+template <class T>
+std::span<T> Model::bias_of(std::span<T> flat, std::size_t layer) const {
+  return flat.subspan(offsets_[layer] + layers_[layer].out * layers_[layer].in, layers_[layer].out);
+}
+
 std::span<const float> Model::layer_input(std::size_t layer) const {
   const std::size_t n = batch_ * layers_[layer].in;
   return std::span<const float>(layer == 0 ? input_ : acts_[layer - 1].data(), n);
@@ -247,8 +257,8 @@ void Model::forward_rows(std::size_t r0, std::size_t r1) {
       continue;
     }
     const Workspace& c = work_[i];
-    const std::span<const float> w(params_.data() + offsets_[i], l.out * l.in);
-    const std::span<const float> b(params_.data() + offsets_[i] + l.out * l.in, l.out);
+    const std::span<const float> w = weight_of(std::span<const float>(params_), i);
+    const std::span<const float> b = bias_of(std::span<const float>(params_), i);
     if (c.path == Path::Blas)
       kernels::linear_forward_rows(out, inp, w, b, r0, r1, l.in, l.out, fuse_relu);
     else if (c.path == Path::Dot)
@@ -280,8 +290,7 @@ void Model::backward_rows(std::span<const float> dlogits, std::size_t r0, std::s
     const std::span<float> dinp = std::span(deltas_[i - 1]).subspan(r0 * l.in, n * l.in);
     if (l.kind == LayerSpec::Kind::Linear)
       kernels::linear_backward_input(dinp, dout.subspan(r0 * l.out, n * l.out),
-                                     std::span<const float>(params_).subspan(offsets_[i], l.out * l.in), n, l.in,
-                                     l.out);
+                                     weight_of(std::span<const float>(params_), i), n, l.in, l.out);
     else
       kernels::relu_backward(dinp, dout.subspan(r0 * l.out, n * l.out),
                              std::span<const float>(acts_[i]).subspan(r0 * l.out, n * l.out), n * l.out);
@@ -293,9 +302,8 @@ void Model::weight_gradient(std::span<const float> dlogits, const Task& task) {
   const std::size_t i = task.layer, N = batch_;
   const LayerSpec& l = layers_[i];
   const Workspace& c = work_[i];
-  const std::size_t w = offsets_[i], b = w + l.out * l.in;
-  const std::span<float> dweight = std::span(grads_).subspan(w, l.out * l.in);
-  const std::span<float> dbias = std::span(grads_).subspan(b, l.out);
+  const std::span<float> dweight = weight_of(std::span<float>(grads_), i);
+  const std::span<float> dbias = bias_of(std::span<float>(grads_), i);
   const std::span<const float> dout = layer_dout(dlogits, i), inp = layer_input(i);
   if (c.path == Path::Blas)
     kernels::linear_backward_weight_chunk(dweight, dbias, dout, inp, N, l.in, l.out, task.chunk, task.chunks);
@@ -314,8 +322,7 @@ void Model::weight_gradient(std::span<const float> dlogits, const Task& task) {
 void Model::forward_merged() {
   const std::size_t N = batch_, D = layers_.front().in, H = layers_.front().out, C = layers_.back().out;
   const std::span<const float> p(params_);
-  const std::span<const float> w1 = p.subspan(0, H * D), b1 = p.subspan(H * D, H);
-  const std::span<const float> w2 = p.subspan(offsets_[1], C * H), b2 = p.subspan(offsets_[1] + C * H, C);
+  const std::span<const float> w1 = weight_of(p, 0), b1 = bias_of(p, 0), w2 = weight_of(p, 1), b2 = bias_of(p, 1);
   Merged& m = merged_;
   kernels::transpose_small(m.w2t, w2, C, H);
   kernels::merge_bias(m.bias, w2, b1, b2, H, C);
@@ -343,14 +350,13 @@ void Model::backward_merged(std::span<const float> dlogits) {
   };
   kernels::parallel_for_chunks(chunks, batch);
   const std::span<const float> p(params_);
-  const std::span<const float> w1 = p.subspan(0, H * D), b1 = p.subspan(H * D, H), w2 = p.subspan(offsets_[1], C * H);
+  const std::span<const float> w1 = weight_of(p, 0), b1 = bias_of(p, 0), w2 = weight_of(p, 1);
   const std::span<float> g(grads_);
   auto layers = [&](std::size_t u) {
-    kernels::merged_backward_task(g.subspan(0, H * D), m.t, m.zeros, m.g, w1, w2, D, H, C, u);
+    kernels::merged_backward_task(weight_of(g, 0), m.t, m.zeros, m.g, w1, w2, D, H, C, u);
   };
   kernels::parallel_for_chunks(kernels::merged_backward_tasks(D, H, C), layers);
-  kernels::merged_backward_finish(g.subspan(offsets_[1], C * H), g.subspan(H * D, H),
-                                  g.subspan(offsets_[1] + C * H, C), m.t, m.s, w2, b1, H, C);
+  kernels::merged_backward_finish(weight_of(g, 1), bias_of(g, 0), bias_of(g, 1), m.t, m.s, w2, b1, H, C);
 }
 
 // Which kernels each Linear layer runs on, decided per forward from the data and shapes alone, never from the

@@ -18,29 +18,17 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <ctime>
-#include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "bench_support.hpp"
 #include "kernels/parallel.hpp"
 #include "mnist/datasets.hpp"
 #include "mnist/error.hpp"
 #include "mnist/train.hpp"
 
 namespace {
-std::vector<std::string> split_commas(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  for (std::string item; std::getline(in, item, ',');) out.push_back(item);
-  return out;
-}
-
-double cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-}
 
 double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
@@ -119,29 +107,17 @@ int main(int argc, char** argv) {
           Flops f;
           std::size_t n_train = 0, n_val = 0;
           for (int rep = 0; rep < repeats; ++rep) {
-            const std::vector<mnist::Subset> parts =
-                mnist::random_split(train_set, std::vector<double>{0.9, 0.1}, seed);
-            mnist::DataLoader train(parts[0], {.batch_size = 128, .shuffle = true, .seed = seed});
-            mnist::DataLoader val(parts[1], {.batch_size = 128});
-            n_train = train.size();
-            n_val = val.size();
-            mnist::Model model = mnist::make_model(model_name, seed);
-            f = flops_of(model);
-            mnist::SGD sgd(model, mnist::SgdOptions{.lr = 0.1});
-            mnist::FitOptions o;
-            o.epochs = epochs;
-            o.threads = threads;
-            const double c0 = cpu_seconds();
-            h = mnist::fit(model, train, val, sgd, o);
-            const double cpu = cpu_seconds() - c0;
-            double seconds = 0;
-            for (const mnist::EpochStats& e : h.epochs) seconds += e.seconds;
-            if (seconds < best) {
-              best = seconds;
-              best_cpu = cpu;
+            TutorialRun run = run_tutorial(train_set, model_name, seed, threads, epochs);
+            if (run.seconds < best) {
+              best = run.seconds;
+              best_cpu = run.cpu_seconds;
             }
+            f = flops_of(run.model);
+            n_train = run.n_train;
+            n_val = run.n_val;
+            h = std::move(run.history);
             bits = fnv(1469598103934665603ULL, h.step_losses.data(), h.step_losses.size() * sizeof(float));
-            bits = fnv(bits, model.parameters().data(), model.parameters().size_bytes());
+            bits = fnv(bits, run.model.parameters().data(), run.model.parameters().size_bytes());
           }
           const double total_flop =
               static_cast<double>(epochs) * (static_cast<double>(n_train) * f.train + static_cast<double>(n_val) * f.val);

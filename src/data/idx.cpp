@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "data/byte_source.hpp"
+#include "data/pages.hpp"
 #include "mnist/error.hpp"
 
 namespace fs = std::filesystem;
@@ -99,6 +100,10 @@ IdxArray parse_stream(data::ByteSource& src, const std::string& name) {
   std::uint64_t capacity = src.compressed() ? std::min(total, kFirstChunk) : total;
   got = 0;
   for (;;) {
+    if (capacity > array.bytes.capacity()) {  // reserve allocates without touching: advise, then fill
+      array.bytes.reserve(static_cast<std::size_t>(capacity));
+      data::advise_pages(array.bytes.data(), array.bytes.capacity(), data::Pages::Huge);
+    }
     array.bytes.resize(static_cast<std::size_t>(capacity));
     got += src.read(array.bytes.data() + got, static_cast<std::size_t>(capacity - got));
     if (got < capacity || capacity == total) break;

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <string>
 
+#include "data/pages.hpp"
 #include "mnist/error.hpp"
 #include "mnist/idx.hpp"
 #include "support/test_support.hpp"
@@ -232,5 +233,25 @@ TEST(Idx, DimensionProductOverflowIsRefused) {
     FAIL() << "no error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("> 2^64"), std::string::npos) << e.what();
+  }
+}
+
+// Training reads image bytes at random places; the reader asks for 2 MiB pages for a big buffer (before touching
+// it), which the kernel marks on the mapping ("hg" in VmFlags) whatever it can then back it with.
+TEST(Idx, BigBuffersAreAdvisedToHugePages) {
+  std::ifstream thp("/sys/kernel/mm/transparent_hugepage/enabled");
+  std::string modes;
+  std::getline(thp, modes);
+  if (modes.empty() || modes.find("[never]") != std::string::npos) GTEST_SKIP() << "no transparent huge pages here";
+  TempDir dir;
+  const auto payload = iota_bytes(std::size_t{10000} * 28 * 28);  // 7.8 MB, MNIST's test set
+  const auto bytes = idx_bytes(0x08, {10000, 28, 28}, payload);
+  write_file(dir / "big-idx3-ubyte", bytes);
+  write_gzip(dir / "big-idx3-ubyte.gz", bytes);
+  for (const char* name : {"big-idx3-ubyte", "big-idx3-ubyte.gz"}) {
+    const IdxArray array = read_idx(dir / name);
+    ASSERT_EQ(array.bytes, payload) << name;
+    const std::string flags = data::mapping_field(array.bytes.data() + array.bytes.size() / 2, "VmFlags") + " ";
+    EXPECT_NE(flags.find(" hg "), std::string::npos) << name << ": " << flags;
   }
 }

@@ -12,8 +12,8 @@
 #include <utility>
 #include <vector>
 
-#include "data/pages.hpp"
 #include "bench_support.hpp"
+#include "data/pages.hpp"
 
 namespace {
 // The same images and labels, the image bytes on 4 KiB pages (advised before they are first touched).

@@ -100,7 +100,9 @@ IdxArray parse_stream(data::ByteSource& src, const std::string& name) {
   std::uint64_t capacity = src.compressed() ? std::min(total, kFirstChunk) : total;
   got = 0;
   for (;;) {
-    if (capacity > array.bytes.capacity()) {  // reserve allocates without touching: advise, then fill
+    // reserve() leaves the new room untouched, so the advice still counts for it (on growth, the bytes already
+    // read are copied in first and keep the pages they get).
+    if (capacity > array.bytes.capacity()) {
       array.bytes.reserve(static_cast<std::size_t>(capacity));
       data::advise_pages(array.bytes.data(), array.bytes.capacity(), data::Pages::Huge);
     }

@@ -24,8 +24,10 @@ std::string mapping_field(const void* p, std::string_view field) {
     unsigned long lo = 0, hi = 0;
     if (std::sscanf(line.c_str(), "%lx-%lx ", &lo, &hi) == 2) inside = lo <= addr && addr < hi;
     else if (inside && line.size() > field.size() && line.compare(0, field.size(), field) == 0 &&
-             line[field.size()] == ':')
-      return line.substr(line.find_first_not_of(' ', field.size() + 1));
+             line[field.size()] == ':') {
+      const std::size_t value = line.find_first_not_of(' ', field.size() + 1);
+      return value == std::string::npos ? std::string() : line.substr(value);
+    }
   }
   return {};
 }

@@ -30,9 +30,6 @@ inline void cpu_relax() {
 // state_ packs (job id << 32 | next chunk). A worker claims chunk i of job J with a compare-and-swap from (J, i) to
 // (J, i + 1); success proves job J is still running, so the job's fn/ctx/chunks it read after seeing J are J's:
 // run() moves the id on (with no chunk claimable) before it writes the next job's fn/ctx/chunks.
-//
-// Besides the jobs, one background task at a time (run_in_background): a worker takes it when it wakes, before it
-// joins the current job, so the task overlaps the caller's next parallel regions instead of waiting for a gap.
 class Pool {
  public:
   ~Pool() { resize(1); }
@@ -41,7 +38,6 @@ class Pool {
 
   void resize(int threads) {
     if (threads == threads_) return;
-    wait_background();
     if (!workers_.empty()) {
       quit_.store(true);
       wake_.fetch_add(1);
@@ -64,7 +60,8 @@ class Pool {
     // that comes late to the previous job and reads the new description fails its claim, as the id has moved on
     // (the release fence orders the closing before the description: see claim_and_run). Describing the new job
     // while the previous one still looked open let such a worker run a chunk of the new job under the old id:
-    // the chunk ran twice, and the count of finished chunks could overshoot and leave the caller waiting forever.
+    // the chunk ran twice, and the count of finished chunks could overshoot and leave the caller waiting forever
+    // (tests/engine/test_parallel.cpp).
     const std::uint64_t job = (state_.load(std::memory_order_relaxed) >> 32) + 1;
     state_.store(job << 32 | kClosed, std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_release);
@@ -84,45 +81,9 @@ class Pool {
     }
   }
 
-  void run_in_background(void (*fn)(void*), void* ctx) {
-    wait_background();
-    if (threads_ == 1) return fn(ctx);
-    bg_fn_ = fn;
-    bg_ctx_ = ctx;
-    bg_.store(kPosted, std::memory_order_release);
-    wake_.fetch_add(1, std::memory_order_release);
-    wake_.notify_all();
-  }
-
-  void wait_background() {
-    if (bg_.load(std::memory_order_acquire) == kIdle) return;
-    if (!claim_background()) {  // a worker has it: wait for it to finish
-      for (int s = 0;; ++s) {
-        const int state = bg_.load(std::memory_order_acquire);
-        if (state == kDone) break;
-        if (s < kSpins) cpu_relax();
-        else bg_.wait(state, std::memory_order_acquire);
-      }
-    }
-    bg_.store(kIdle, std::memory_order_relaxed);
-  }
-
  private:
-  // Background task states. Posted -> Running is a claim (by a worker, or by the poster in wait_background when no
-  // worker came), so the task runs exactly once; Done -> Idle only on the poster's thread.
-  static constexpr int kIdle = 0, kPosted = 1, kRunning = 2, kDone = 3;
   // The chunk field of a job being described: above any chunk count, so nothing can be claimed.
   static constexpr std::uint64_t kClosed = 0xffffffffu;
-
-  // Runs the posted background task if no one has claimed it yet; false if there was none to claim.
-  bool claim_background() {
-    int posted = kPosted;
-    if (!bg_.compare_exchange_strong(posted, kRunning, std::memory_order_acq_rel)) return false;
-    bg_fn_(bg_ctx_);
-    bg_.store(kDone, std::memory_order_release);
-    bg_.notify_all();
-    return true;
-  }
 
   // Runs unclaimed chunks of `job` until there are none; returns at once if `job` is over.
   void claim_and_run(std::uint64_t job) {
@@ -154,7 +115,6 @@ class Pool {
       }
       seen = wake_.load(std::memory_order_acquire);
       if (quit_.load()) return;
-      claim_background();
       claim_and_run(state_.load(std::memory_order_acquire) >> 32);
     }
   }
@@ -171,10 +131,6 @@ class Pool {
   std::atomic<void (*)(void*, std::size_t)> fn_{nullptr};
   std::atomic<void*> ctx_{nullptr};
   std::atomic<std::size_t> chunks_{0};
-  // The background task: written by run_in_background before it publishes kPosted (release), read after a claim.
-  std::atomic<int> bg_{kIdle};
-  void (*bg_fn_)(void*) = nullptr;
-  void* bg_ctx_ = nullptr;
 };
 
 Pool& pool() {
@@ -191,10 +147,6 @@ int num_threads() { return pool().threads(); }
 void parallel_chunks(std::size_t chunks, void (*fn)(void* ctx, std::size_t chunk), void* ctx) {
   pool().run(chunks, fn, ctx);
 }
-
-void run_in_background(void (*fn)(void* ctx), void* ctx) { pool().run_in_background(fn, ctx); }
-
-void wait_background() { pool().wait_background(); }
 
 std::size_t product_chunks(std::size_t N, std::size_t D_in, std::size_t D_out) {
   constexpr std::size_t kParallelMinMacs = std::size_t{1} << 17, kChunks = 2;

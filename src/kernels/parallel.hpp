@@ -24,13 +24,6 @@ void parallel_for_chunks(std::size_t chunks, F& f) {
   parallel_chunks(chunks, [](void* ctx, std::size_t c) { (*static_cast<F*>(ctx))(c); }, &f);
 }
 
-/// Runs fn(ctx) on an idle worker while the caller goes on (on the caller, now, with one thread): work that does
-/// not depend on what the caller computes next, such as assembling the next batch. One task at a time: a task
-/// posted while another is in flight waits for it first. fn must not call parallel_chunks. No allocation.
-void run_in_background(void (*fn)(void* ctx), void* ctx);
-/// Returns once no background task is in flight (running one still unclaimed on the caller), with its writes visible.
-void wait_background();
-
 /// Chunks of a matrix product [N, D_in] x [D_in, D_out] (the linear kernels' split): 1 below 2^17 multiply-adds,
 /// where splitting costs more than it saves, else 2. Fixed by the shapes, never by the thread count.
 std::size_t product_chunks(std::size_t N, std::size_t D_in, std::size_t D_out);

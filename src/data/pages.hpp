@@ -1,7 +1,7 @@
 // Page sizes for the image bytes. Training reads them at random places, a new page for nearly every image; on 4 KiB
 // pages most of those reads first wait for a page walk (a nested one under a hypervisor), which also stalls the
-// gather's prefetches. Measured in pairs on the same machine (bench/huge_pages_bench.cpp): 2 MiB pages take 4-12%
-// off a 10-epoch training run.
+// gather's prefetches. Measured in pairs on the same machine (bench/huge_pages_bench.cpp): 2 MiB pages take 5-15%
+// off a 10-epoch training run on one thread.
 #pragma once
 #include <cstddef>
 #include <string>

@@ -1,5 +1,6 @@
 #include "bench_support.hpp"
 
+#include <algorithm>
 #include <ctime>
 #include <sstream>
 
@@ -27,6 +28,48 @@ TutorialRun run_tutorial(const mnist::Dataset& train_set, const std::string& mod
   run.cpu_seconds = process_cpu_seconds() - c0;
   for (const mnist::EpochStats& e : run.history.epochs) run.seconds += e.seconds;
   return run;
+}
+
+std::uint64_t run_bits(const TutorialRun& run) {
+  std::uint64_t h = 1469598103934665603ULL;  // FNV-1a over the bytes
+  auto add = [&h](const void* data, std::size_t n) {
+    const auto* p = static_cast<const unsigned char*>(data);
+    for (std::size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ULL;
+  };
+  add(run.history.step_losses.data(), run.history.step_losses.size() * sizeof(float));
+  const mnist::Model& m = run.model;
+  add(m.parameters().data(), m.parameters().size_bytes());
+  return h;
+}
+
+PairedTimes time_paired(int rounds, const std::function<double(int variant)>& run) {
+  PairedTimes t;
+  for (int r = 0; r < rounds; ++r)
+    for (int k = 0; k < 2; ++k) {
+      const int v = r % 2 == 0 ? k : 1 - k;
+      t.seconds[v].push_back(run(v));
+    }
+  return t;
+}
+
+int PairedTimes::first_won() const {
+  int won = 0;
+  for (std::size_t r = 0; r < seconds[0].size(); ++r) won += seconds[0][r] < seconds[1][r];
+  return won;
+}
+
+double PairedTimes::mean_ratio() const {
+  double sum = 0;
+  for (std::size_t r = 0; r < seconds[0].size(); ++r) sum += seconds[0][r] / seconds[1][r];
+  return seconds[0].empty() ? 0 : sum / static_cast<double>(seconds[0].size());
+}
+
+double PairedTimes::min(int v) const { return *std::min_element(seconds[v].begin(), seconds[v].end()); }
+
+double PairedTimes::median(int v) const {
+  std::vector<double> s = seconds[v];
+  std::sort(s.begin(), s.end());
+  return s[s.size() / 2];
 }
 
 std::vector<std::string> split_commas(const std::string& s) {

@@ -5,9 +5,9 @@
 //                               [THREADS=1] [ROUNDS=10]
 // Prints how much of each buffer is on huge pages, then per model: min and median seconds of each, the pairs the
 // huge-page buffer won and the mean of huge / 4k over the pairs.
-#include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -39,29 +39,19 @@ int main(int argc, char** argv) {
     const std::vector<std::string> models = split_commas(argc > 2 ? argv[2] : "logistic,hidden,hidden-relu");
     const int threads = argc > 3 ? std::stoi(argv[3]) : 1;
     const int rounds = argc > 4 ? std::stoi(argv[4]) : 10;
+    if (rounds < 1) throw std::invalid_argument("ROUNDS must be at least 1");
     const mnist::Dataset loaded = mnist::load_dataset_dir(dir, mnist::Split::Train);
     const mnist::Dataset copy = copy_on_small_pages(loaded);
     const mnist::Dataset* sets[2] = {&loaded, &copy};
     std::printf("image bytes (%zu kB) on huge pages: as loaded %s, the copy %s\n", loaded.images().size() / 1024,
                 huge_pages_of(loaded).c_str(), huge_pages_of(copy).c_str());
     for (const std::string& model : models) {
-      std::vector<double> seconds[2];
-      for (int r = 0; r < rounds; ++r)
-        for (int k = 0; k < 2; ++k) {
-          const int v = r % 2 == 0 ? k : 1 - k;
-          seconds[v].push_back(run_tutorial(*sets[v], model, 0, threads, 10).seconds);
-        }
-      int won = 0;
-      double ratio = 0;
-      for (int r = 0; r < rounds; ++r) {
-        won += seconds[0][r] < seconds[1][r];
-        ratio += seconds[0][r] / seconds[1][r] / rounds;
-      }
-      for (std::vector<double>& s : seconds) std::sort(s.begin(), s.end());
+      const PairedTimes t =
+          time_paired(rounds, [&](int v) { return run_tutorial(*sets[v], model, 0, threads, 10).seconds; });
       std::printf("%-12s threads=%d huge: min %.3f med %.3f  4k: min %.3f med %.3f  huge won %d/%d pairs, "
                   "mean huge/4k %.3f\n",
-                  model.c_str(), threads, seconds[0][0], seconds[0][rounds / 2], seconds[1][0],
-                  seconds[1][rounds / 2], won, rounds, ratio);
+                  model.c_str(), threads, t.min(0), t.median(0), t.min(1), t.median(1), t.first_won(), rounds,
+                  t.mean_ratio());
       std::fflush(stdout);
     }
   } catch (const std::exception& e) {

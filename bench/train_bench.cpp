@@ -71,12 +71,6 @@ Flops flops_of(const mnist::Model& m) {
   }
   return f;
 }
-
-std::uint64_t fnv(std::uint64_t h, const void* data, std::size_t n) {
-  const auto* p = static_cast<const unsigned char*>(data);
-  for (std::size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ULL;
-  return h;
-}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -115,9 +109,8 @@ int main(int argc, char** argv) {
             f = flops_of(run.model);
             n_train = run.n_train;
             n_val = run.n_val;
+            bits = run_bits(run);
             h = std::move(run.history);
-            bits = fnv(1469598103934665603ULL, h.step_losses.data(), h.step_losses.size() * sizeof(float));
-            bits = fnv(bits, run.model.parameters().data(), run.model.parameters().size_bytes());
           }
           const double total_flop =
               static_cast<double>(epochs) * (static_cast<double>(n_train) * f.train + static_cast<double>(n_val) * f.val);

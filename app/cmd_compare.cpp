@@ -2,6 +2,7 @@
 // curves overlaid in DIR/loss.png and DIR/accuracy.png, and a table (printed and in DIR/summary.md).
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <memory>
 #include <set>
 #include <string>
@@ -22,7 +23,37 @@ struct CompareOptions {
   TrainingFlags flags;
   std::vector<std::string> models{"logistic", "hidden", "hidden-relu"};
   std::string out = "runs/compare";
+  bool out_given = false;
+  bool overwrite = false;
 };
+
+// What compare itself writes into --out, besides a directory per model.
+const std::vector<std::string>& compare_files() {
+  static const std::vector<std::string> names = {"summary.md", "loss.png", "accuracy.png"};
+  return names;
+}
+
+// Whether dir holds any file an earlier compare (or train) of these models wrote.
+bool holds_run(const std::filesystem::path& dir, const std::vector<std::string>& models) {
+  if (!existing_files(dir, compare_files()).empty()) return true;
+  return std::any_of(models.begin(), models.end(),
+                     [&dir](const std::string& m) { return !existing_files(dir / m, run_files()).empty(); });
+}
+
+// An earlier compare's (or train's) files where this one writes: refused unless --overwrite, for every model before
+// the data is loaded, so that nothing is trained when one would be refused.
+void check_out_is_free(const CompareOptions& o) {
+  if (o.overwrite) return;
+  const std::filesystem::path out = o.out;
+  const auto refuse = [&o](const std::filesystem::path& dir, const std::vector<std::string>& found) {
+    throw UsageError(fmt::format("--out {}: {} already holds a run's files ({}); pass --overwrite to replace them, or "
+                                 "another --out",
+                                 o.out, dir.string(), join_names(found)));
+  };
+  if (const auto found = existing_files(out, compare_files()); !found.empty()) refuse(out, found);
+  for (const std::string& m : o.models)
+    if (const auto found = existing_files(out / m, run_files()); !found.empty()) refuse(out / m, found);
+}
 
 std::string summary_table(const std::vector<std::string>& models, const std::vector<RunResult>& results) {
   std::string t = "| model | parameters | final train loss | final val accuracy | test accuracy | seconds |\n";
@@ -47,9 +78,18 @@ void run_compare(CompareOptions& o) {
     }
     if (!seen.insert(m).second) throw UsageError(fmt::format("--models names '{}' twice; list each model once", m));
   }
+  if (!o.out_given && !o.overwrite)
+    o.out = fresh_default_dir(o.out, [&o](const std::filesystem::path& dir) { return holds_run(dir, o.models); });
+  check_out_is_free(o);
   std::atomic<bool>& stop = install_stop_signal_handlers();
   const std::unique_ptr<PreparedData> data = prepare_data(o.flags);
+  // Every model is checked against the data before any is trained (and before any directory is made).
+  for (const std::string& m : o.models) check_model_fits(fmt::format("--models: '{}'", m), m, data->train);
   const std::filesystem::path out = o.out;
+  if (o.overwrite) {  // nothing of the earlier run may stay beside the new one's files
+    remove_files(out, compare_files());
+    for (const std::string& m : o.models) remove_files(out / m, run_files());
+  }
   std::vector<RunResult> results;
   for (const std::string& m : o.models) {
     fmt::print("== {} ({} train / {} val images, {} epochs) -> {}\n", m, data->split[0].size(), data->split[1].size(),
@@ -81,11 +121,18 @@ void register_compare(CLI::App& app) {
       ->delimiter(',')
       ->type_name("LIST")
       ->capture_default_str();
-  command->add_option("--out", o->out, "Output directory (one subdirectory per model)")
-      ->type_name("DIR")
-      ->capture_default_str();
+  CLI::Option* out = command->add_option("--out", o->out,
+                                         "Output directory (one subdirectory per model; by default runs/compare, or "
+                                         "runs/compare-2, -3, ... when it holds an earlier run)")
+                          ->type_name("DIR")
+                          ->capture_default_str();
+  command->add_flag("--overwrite", o->overwrite,
+                    "Replace the runs already in --out (without it, compare refuses an --out holding a run's files)");
   add_training_flags(*command, o->flags);
-  command->callback([o] { run_compare(*o); });
+  command->callback([o, out] {
+    o->out_given = out->count() > 0;
+    run_compare(*o);
+  });
 }
 
 }  // namespace mnist::cli

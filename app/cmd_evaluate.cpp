@@ -79,7 +79,13 @@ void run_evaluate(EvaluateOptions& options) {
   if (options.model_spec_given() && options.model_spec.empty()) throw UsageError("--model: the spec is empty");
   if (options.output_given) check_output_path("-o", options.output);
   if (options.json_given) check_output_path("--json", options.json);
+  if (options.output_given) check_not_input("-o", options.output, options.model_path);
+  if (options.json_given) check_not_input("--json", options.json, options.model_path);
+  if (options.output_given && options.json_given) check_distinct_outputs("-o", options.output, "--json", options.json);
   Checkpoint checkpoint = load_model_file(options.model_path, options.model_spec);
+  if (options.output_given && checkpoint.model.num_classes() > kMaxHeatmapClasses)
+    throw Error(fmt::format("{}: has {} classes; the -o heatmap draws at most {} (--json holds the whole matrix)",
+                            options.model_path, checkpoint.model.num_classes(), kMaxHeatmapClasses));
   const Dataset data =
       load_dataset(data_options_for(checkpoint, options), options.split == "train" ? Split::Train : Split::Test);
   check_model_fits(checkpoint, options.model_path, data);

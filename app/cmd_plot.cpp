@@ -35,7 +35,12 @@ std::vector<std::string> labels_for(const std::vector<std::string>& paths, const
 void run_plot(const PlotOptions& o) {
   check_output_dir("-o", o.out);
   std::vector<RunRecord> runs;
-  for (const std::string& p : o.histories) runs.push_back(read_history_json(p));
+  // Every history is read and checked before anything is written (or the directory made): a bad one leaves the
+  // directory as it was, never a new loss.png beside an old accuracy.png.
+  for (const std::string& p : o.histories) {
+    runs.push_back(read_history_json(p));
+    check_chartable(runs.back(), p);
+  }
   const std::vector<std::string> labels = labels_for(o.histories, runs);
   std::vector<std::pair<std::string, const RunRecord*>> series;
   for (std::size_t i = 0; i < runs.size(); ++i) series.emplace_back(labels[i], &runs[i]);

@@ -96,6 +96,8 @@ void run_predict(const PredictOptions& options) {
     if (count > kMaxFigureImages)
       throw UsageError(fmt::format("-o draws at most {} images in one figure, {} given", kMaxFigureImages, count));
     check_output_path("-o", options.output);
+    check_not_input("-o", options.output, options.model_path);
+    for (const std::string& image : options.images) check_not_input("-o", options.output, image);
   }
 
   Checkpoint checkpoint = load_model_file(options.model_path, options.model_spec);

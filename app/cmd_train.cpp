@@ -2,6 +2,8 @@
 // Ctrl-C finishes the batch, keeps the last completed epoch's files and exits 130; --resume DIR continues.
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,19 +23,87 @@ struct TrainOptions {
   std::string model = "hidden-relu";
   std::string out;
   std::string resume;
+  bool overwrite = false;
 };
+
+std::string real_text(double v) { return fmt::format("{}", v); }
+
+// --resume: the run continues with the settings saved in RUN/resume.safetensors. A flag that would change the run is
+// refused (one equal to the saved value is accepted); --epochs may raise the total (or lower it, down to the epochs
+// already done); --threads, --download and --mirror change no result. Fills o with the run's settings.
+void resume_settings(TrainOptions& o, const CLI::App& command) {
+  const std::filesystem::path run = o.resume;
+  const std::string src = (run / "resume.safetensors").string();
+  TrainingFlags saved = o.flags;  // keeps what is not saved: --threads, --download, --mirror, the test hook
+  saved.common.data.data_dir.reset();
+  std::size_t done = 0;
+  const std::string spec = read_resume_settings(run, saved, &done);
+  const auto given = [&command](const char* flag) { return command.count(flag) > 0; };
+  const auto refuse = [&](const std::string& flag, const std::string& value, const std::string& stored) {
+    throw UsageError(fmt::format("{} {}: the run in {} was trained with {} {} (saved in {}); --resume continues a run "
+                                 "with its own settings: drop {}, or start a new run with --out",
+                                 flag, value, run.string(), flag, stored, src, flag));
+  };
+  if (given("--model") && o.model != spec) refuse("--model", o.model, spec);
+  if (given("--dataset") && o.flags.common.data.dataset != saved.common.data.dataset)
+    refuse("--dataset", o.flags.common.data.dataset, saved.common.data.dataset);
+  if (given("--lr") && o.flags.lr != saved.lr) refuse("--lr", real_text(o.flags.lr), real_text(saved.lr));
+  if (given("--batch-size") && o.flags.batch_size != saved.batch_size)
+    refuse("--batch-size", std::to_string(o.flags.batch_size), std::to_string(saved.batch_size));
+  if (given("--val-fraction") && o.flags.val_fraction != saved.val_fraction)
+    refuse("--val-fraction", real_text(o.flags.val_fraction), real_text(saved.val_fraction));
+  if (given("--optimizer") && o.flags.optimizer != saved.optimizer) refuse("--optimizer", o.flags.optimizer, saved.optimizer);
+  if (given("--momentum") && o.flags.momentum != saved.momentum)
+    refuse("--momentum", real_text(o.flags.momentum), real_text(saved.momentum));
+  if (given("--weight-decay") && o.flags.weight_decay != saved.weight_decay)
+    refuse("--weight-decay", real_text(o.flags.weight_decay), real_text(saved.weight_decay));
+  if (given("--seed") && o.flags.common.seed != saved.common.seed)
+    refuse("--seed", std::to_string(o.flags.common.seed), std::to_string(saved.common.seed));
+  if (given("--epochs")) {
+    if (static_cast<std::size_t>(o.flags.epochs) < done)
+      throw UsageError(fmt::format("--epochs {}: the run in {} has already completed {} epoch{} (saved in {}); give {} "
+                                   "or more, or drop --epochs to finish its {}",
+                                   o.flags.epochs, run.string(), done, done == 1 ? "" : "s", src, done, saved.epochs));
+    saved.epochs = o.flags.epochs;
+  }
+  // The data: where the run found it (saved absolute). --data-dir may only name the same directory, or a new place
+  // for it when the saved one is gone.
+  const std::optional<std::filesystem::path>& saved_dir = saved.common.data.data_dir;
+  std::error_code ec;
+  const bool saved_dir_exists = saved_dir && std::filesystem::is_directory(*saved_dir, ec);
+  if (given("--data-dir")) {
+    if (saved_dir_exists && !same_path(o.flags.common.data.data_dir->string(), saved_dir->string()))
+      throw UsageError(fmt::format("--data-dir {}: the run in {} was trained on the data in {} (saved in {}); "
+                                   "--resume reads the same data: drop --data-dir, or start a new run with --out",
+                                   o.flags.common.data.data_dir->string(), run.string(), saved_dir->string(), src));
+    saved.common.data.data_dir = o.flags.common.data.data_dir;
+  } else if (saved_dir && !saved_dir_exists) {
+    throw Error(fmt::format("{}: the run's data directory {} is not a directory any more; if the data moved, pass "
+                            "--data-dir DIR where its four files are now",
+                            src, saved_dir->string()));
+  } else if (!saved_dir && saved.common.data.dataset == "custom") {
+    throw Error(src + ": the run read --dataset custom data but no data directory is saved; pass --data-dir DIR");
+  }
+  o.flags = saved;
+  o.model = spec;
+  o.out = o.resume;
+}
+
+// The files an earlier run left in dir: a new run refuses to mix its files with them unless --overwrite.
+void check_out_is_free(const TrainOptions& o, bool out_given) {
+  const std::vector<std::string> found = existing_files(o.out, run_files());
+  if (found.empty() || o.overwrite) return;
+  const bool resumable = std::find(found.begin(), found.end(), "resume.safetensors") != found.end();
+  throw UsageError(fmt::format("--out {}{} already holds a run ({}); pass {}--overwrite to replace it, or another --out",
+                               o.out, out_given ? "" : " (the default)", join_names(found),
+                               resumable ? "--resume " + o.out + " to continue it, " : std::string()));
+}
 
 void run_train(TrainOptions& o, const CLI::App& command) {
   std::optional<RunStart> start;
   if (command.count("--resume") > 0) {
     if (o.resume.empty()) throw UsageError("--resume: the directory name is empty");
-    // The run's own settings come back from its files; only --epochs (to train longer), the data location and
-    // --threads may be given again.
-    const long long epochs_flag = o.flags.epochs;
-    const bool epochs_given = command.count("--epochs") > 0;
-    o.model = read_resume_settings(o.resume, o.flags);
-    if (epochs_given) o.flags.epochs = epochs_flag;
-    o.out = o.resume;
+    resume_settings(o, command);
     start = RunStart{o.resume};
   } else {
     check_training_flags(o.flags);
@@ -43,10 +113,27 @@ void run_train(TrainOptions& o, const CLI::App& command) {
       throw UsageError(fmt::format("--model {}: {}", o.model, e.what()));
     }
     if (command.count("--out") > 0) check_output_dir("--out", o.out);
+    if (o.out.empty() && !o.overwrite)
+      o.out = fresh_default_dir("runs/" + o.model, [](const std::filesystem::path& dir) {
+        return !existing_files(dir, run_files()).empty();
+      });
     if (o.out.empty()) o.out = "runs/" + o.model;
+    check_out_is_free(o, command.count("--out") > 0);  // before the data is loaded
   }
   std::atomic<bool>& stop = install_stop_signal_handlers();
-  const std::unique_ptr<PreparedData> data = prepare_data(o.flags);
+  const std::string resume_file = start ? (start->dir / "resume.safetensors").string() : std::string();
+  const std::unique_ptr<PreparedData> data = prepare_data(o.flags, resume_file);
+  if (start) {
+    try {
+      check_model_fits("saved model " + o.model, o.model, data->train);
+    } catch (const UsageError& e) {
+      throw Error(resume_file + ": " + e.what());
+    }
+  } else {
+    check_model_fits("--model " + o.model, o.model, data->train);
+    // Nothing of the earlier run may stay beside the new one's files (an interrupted run would leave a mix).
+    if (o.overwrite) remove_files(o.out, run_files());
+  }
   fmt::print("training {} on {} ({} train / {} val images, {} epochs, {} lr {}, batch {}) -> {}\n", o.model,
              o.flags.common.data.dataset, data->split[0].size(), data->split[1].size(), o.flags.epochs,
              o.flags.optimizer, o.flags.lr, o.flags.batch_size, o.out);
@@ -66,12 +153,16 @@ void register_train(CLI::App& app) {
   command->add_option("--model", o->model, "Preset (logistic, hidden, hidden-relu) or MLP spec such as 784-128-relu-10")
       ->type_name("SPEC")
       ->capture_default_str();
-  command->add_option("--out", o->out, "Output directory (default runs/<model>)")->type_name("DIR");
+  command->add_option("--out", o->out, "Output directory (default runs/<model>, or runs/<model>-2, -3, ... when it holds an earlier run)")->type_name("DIR");
+  CLI::Option* overwrite = command->add_flag(
+      "--overwrite", o->overwrite,
+      "Replace the run already in --out (without it, train refuses an --out that holds one's files)");
   command->add_option("--resume", o->resume,
-                      "Continue the interrupted run in DIR with its saved settings (--epochs may raise the total)")
+                      "Continue the run in DIR with its saved settings; flags that would change them are refused, "
+                      "--epochs may raise the total")
       ->type_name("DIR")
-      ->excludes("--model")
-      ->excludes("--out");
+      ->excludes("--out")
+      ->excludes(overwrite);
   add_training_flags(*command, o->flags);
   command->callback([o, command] { run_train(*o, *command); });
 }

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 
 #include "mnist/error.hpp"
@@ -48,7 +49,13 @@ DataOptions data_options_for(const Checkpoint& checkpoint, const CheckpointOptio
   if (checkpoint.dataset == "custom")
     throw UsageError(fmt::format("{} was trained on a custom data set: give its directory with --data-dir DIR",
                                  options.model_path));
-  given.dataset = checkpoint.dataset;  // a built-in name (load_dataset rejects anything else, naming it)
+  // Any other name is the file's fault, not the caller's: a runtime error naming it (quoted as JSON: one line).
+  const std::vector<std::string> names = dataset_names();
+  if (std::find(names.begin(), names.end(), checkpoint.dataset) == names.end())
+    throw Error(fmt::format(
+        "{}: metadata \"dataset\" {} is not a known data set; give --dataset or --data-dir", options.model_path,
+        nlohmann::json(checkpoint.dataset).dump(-1, ' ', true, nlohmann::json::error_handler_t::replace).substr(0, 80)));
+  given.dataset = checkpoint.dataset;
   return given;
 }
 

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "mnist/error.hpp"
+#include "util/files.hpp"
 
 namespace mnist::cli {
 
@@ -11,10 +12,31 @@ void check_output_path(const std::string& flag, const std::string& path) {
   if (path.empty()) throw UsageError(flag + ": the file name is empty");
   std::error_code ec;
   if (fs::is_directory(path, ec)) throw Error(path + ": is a directory; " + flag + " needs a file name");
+  util::refuse_special_file(path);
   const fs::path parent = fs::path(path).parent_path();
   if (!parent.empty() && !fs::is_directory(parent, ec))
     throw Error(path + ": cannot write there: " + parent.string() +
                 (fs::exists(parent, ec) ? " is not a directory" : " does not exist"));
+}
+
+bool same_path(const std::string& a, const std::string& b) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::equivalent(a, b, ec)) return true;
+  const fs::path ca = fs::weakly_canonical(a, ec);
+  if (ec) return false;
+  const fs::path cb = fs::weakly_canonical(b, ec);
+  return !ec && ca == cb;
+}
+
+void check_not_input(const std::string& flag, const std::string& output, const std::string& input) {
+  if (same_path(output, input))
+    throw Error(output + ": is " + input + ", which this command reads; " + flag + " would overwrite it");
+}
+
+void check_distinct_outputs(const std::string& flag_a, const std::string& a, const std::string& flag_b,
+                            const std::string& b) {
+  if (same_path(a, b)) throw UsageError(flag_a + " and " + flag_b + " name the same file, " + a);
 }
 
 void check_output_dir(const std::string& flag, const std::string& path) {

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -104,7 +105,19 @@ RunRecord read_history_json(const std::filesystem::path& path) {
   return run;
 }
 
+void check_chartable(const RunRecord& run, const std::string& source) {
+  if (run.epochs.empty()) throw Error(source + ": \"epochs\" is empty: the run has no completed epoch to plot");
+  const auto any_finite = [&run](double EpochStats::*value) {
+    return std::any_of(run.epochs.begin(), run.epochs.end(), [value](const EpochStats& e) { return std::isfinite(e.*value); });
+  };
+  if (!any_finite(&EpochStats::train_loss))
+    throw Error(source + ": no epoch has a finite \"train_loss\" (all null), so there is no loss history to plot");
+  if (!any_finite(&EpochStats::val_accuracy))
+    throw Error(source + ": no epoch has a finite \"val_accuracy\" (all null), so there is no accuracy history to plot");
+}
+
 void write_charts(const std::filesystem::path& dir, const std::vector<std::pair<std::string, const RunRecord*>>& runs) {
+  for (const auto& [label, run] : runs) check_chartable(*run, label);
   LineChart loss{"loss history", "epoch", "train loss", {}, true};
   LineChart acc{"validation accuracy history", "epoch", "validation accuracy", {}, true};
   for (const auto& [label, run] : runs) {

@@ -33,8 +33,13 @@ void write_history_csv(const std::filesystem::path& path, const RunRecord& run);
 /// Reads a history.json (Error naming the file when it cannot be read or lacks the schema).
 RunRecord read_history_json(const std::filesystem::path& path);
 
+/// Error naming source (a history.json, or the run's name) when the run cannot be charted: no epochs, or no finite
+/// train loss or validation accuracy in any epoch (the chart would have nothing to draw).
+void check_chartable(const RunRecord& run, const std::string& source);
+
 /// "loss history" and "validation accuracy history" of several runs (a legend when more than one) into
-/// dir/loss.png and dir/accuracy.png.
+/// dir/loss.png and dir/accuracy.png. Every run is checked (check_chartable, naming its label) before either file is
+/// written, so that a failure never leaves a new loss.png beside an old accuracy.png.
 void write_charts(const std::filesystem::path& dir, const std::vector<std::pair<std::string, const RunRecord*>>& runs);
 
 }  // namespace mnist::cli

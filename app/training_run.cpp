@@ -86,14 +86,7 @@ Model build_model(const std::string& spec, const TrainingFlags& f, const Dataset
   } catch (const UsageError& e) {
     throw UsageError(fmt::format("--model {}: {}", spec, e.what()));
   }
-  if (model.input_size() != train.image_size())
-    throw UsageError(fmt::format("--model {} takes {} inputs but the {} images are {}x{} = {} pixels; start the spec "
-                                 "with {} (e.g. {}-32-relu-{})",
-                                 spec, model.input_size(), f.common.data.dataset, train.rows(), train.cols(),
-                                 train.image_size(), train.image_size(), train.image_size(), train.num_classes()));
-  if (model.num_classes() != train.num_classes())
-    throw UsageError(fmt::format("--model {} has {} outputs but the data set has {} classes; end the spec with {}", spec,
-                                 model.num_classes(), train.num_classes(), train.num_classes()));
+  check_model_fits("--model " + spec, spec, train);
   return model;
 }
 
@@ -106,10 +99,90 @@ double parse_real(const std::map<std::string, std::string>& m, const std::string
     if (used == it->second.size() && std::isfinite(v)) return v;
   } catch (const std::exception&) {
   }
-  throw Error(src + ": metadata \"" + key + "\" is not a number: " + it->second);
+  throw Error(src + ": metadata \"" + key + "\" is not a number: " + it->second.substr(0, 40));
+}
+
+// A saved setting must be one its flag accepts: a value the flag would refuse is the file's fault, not the user's.
+double saved_real(const std::map<std::string, std::string>& m, const std::string& key, const std::string& src, double lo,
+                  bool lo_open, double hi, bool hi_open) {
+  const double v = parse_real(m, key, src);
+  if ((lo_open ? v > lo : v >= lo) && (hi_open ? v < hi : v <= hi)) return v;
+  throw Error(fmt::format("{}: saved {} {} is out of range ({}{}, {}{}); the resume state is damaged", src, key,
+                          m.at(key).substr(0, 40), lo_open ? "(" : "[", lo, hi, hi_open ? ")" : "]"));
+}
+
+long long saved_whole(const std::map<std::string, std::string>& m, const std::string& key, const std::string& src,
+                      long long lo, long long hi) {
+  const double v = parse_real(m, key, src);
+  if (v >= static_cast<double>(lo) && v <= static_cast<double>(hi) && v == std::floor(v)) return static_cast<long long>(v);
+  throw Error(fmt::format("{}: saved {} {} is out of range (a whole number from {} to {}); the resume state is damaged",
+                          src, key, m.at(key).substr(0, 40), lo, hi));
+}
+
+std::string saved_text(const std::map<std::string, std::string>& m, const std::string& key, const std::string& src) {
+  const auto it = m.find(key);
+  if (it == m.end()) throw Error(src + ": metadata \"" + key + "\" is missing");
+  return it->second;
 }
 
 }  // namespace
+
+void check_model_fits(const std::string& what, const std::string& spec, const Dataset& train) {
+  std::size_t inputs = 0, outputs = 0;
+  for (const LayerSpec& layer : parse_model_spec(spec)) {
+    if (layer.kind != LayerSpec::Kind::Linear) continue;
+    if (inputs == 0) inputs = layer.in;
+    outputs = layer.out;
+  }
+  if (inputs != train.image_size())
+    throw UsageError(fmt::format("{} takes {} inputs but the {} images are {}x{} = {} pixels; start the spec with {} "
+                                 "(e.g. {}-32-relu-{})",
+                                 what, inputs, train.name(), train.rows(), train.cols(), train.image_size(),
+                                 train.image_size(), train.image_size(), train.num_classes()));
+  if (outputs != train.num_classes())
+    throw UsageError(fmt::format("{} has {} outputs but the data set has {} classes; end the spec with {}", what, outputs,
+                                 train.num_classes(), train.num_classes()));
+}
+
+const std::vector<std::string>& run_files() {
+  static const std::vector<std::string> names = {"model.safetensors", "history.json", "history.csv",
+                                                 "resume.safetensors", "loss.png",     "accuracy.png"};
+  return names;
+}
+
+std::vector<std::string> existing_files(const std::filesystem::path& dir, const std::vector<std::string>& names) {
+  std::vector<std::string> found;
+  for (const std::string& name : names) {
+    std::error_code ec;
+    if (std::filesystem::symlink_status(dir / name, ec).type() != std::filesystem::file_type::not_found && !ec)
+      found.push_back(name);
+  }
+  return found;
+}
+
+void remove_files(const std::filesystem::path& dir, const std::vector<std::string>& names) {
+  for (const std::string& name : existing_files(dir, names)) {
+    std::error_code ec;
+    std::filesystem::remove(dir / name, ec);
+    if (ec) throw Error(fmt::format("{}: cannot remove it (--overwrite): {}", (dir / name).string(), ec.message()));
+  }
+}
+
+std::string fresh_default_dir(const std::string& base,
+                              const std::function<bool(const std::filesystem::path&)>& holds_run) {
+  if (!holds_run(base)) return base;
+  for (int n = 2;; ++n) {
+    const std::string dir = fmt::format("{}-{}", base, n);
+    if (!holds_run(dir)) return dir;
+  }
+}
+
+std::string join_names(const std::vector<std::string>& names) {
+  std::string out;
+  for (std::size_t i = 0; i < names.size(); ++i)
+    out += (i == 0 ? "" : i + 1 == names.size() ? " and " : ", ") + names[i];
+  return out;
+}
 
 void add_training_flags(CLI::App& command, TrainingFlags& f) {
   command.add_option("--epochs", f.epochs, "Passes over the training split")
@@ -150,55 +223,83 @@ void check_training_flags(const TrainingFlags& f) {
     throw UsageError("--momentum applies to --optimizer sgd only (Adam has its own betas); drop --momentum");
 }
 
-std::unique_ptr<PreparedData> prepare_data(const TrainingFlags& f) {
+std::unique_ptr<PreparedData> prepare_data(const TrainingFlags& f, const std::string& settings_source) {
   auto d = std::make_unique<PreparedData>();
   // Work is cut into chunks fixed by the shapes alone, so the thread count changes speed, never results.
   set_num_threads(f.common.threads == 0 ? static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))
                                         : f.common.threads);
   d->train = load_dataset(f.common.data, Split::Train);
   d->test = load_dataset(f.common.data, Split::Test);
+  check_splits_agree(d->train, d->test);  // a model trained on one split is tested on the other
   const std::vector<std::size_t> counts = split_counts(d->train.size(), {1.0 - f.val_fraction, f.val_fraction});
-  if (counts[0] == 0 || counts[1] == 0)
+  // With --resume the settings are the run's own: the resume file is at fault, not a flag.
+  const bool saved = !settings_source.empty();
+  if (counts[0] == 0 || counts[1] == 0) {
+    if (saved)
+      throw Error(fmt::format("{}: saved val_fraction {} leaves {} training and {} validation images of the {} in {}",
+                              settings_source, real_text(f.val_fraction), counts[0], counts[1], d->train.size(),
+                              d->train.root().string()));
     throw UsageError(fmt::format("--val-fraction {} leaves {} training and {} validation images of {}; give a fraction "
                                  "that leaves both non-empty",
                                  f.val_fraction, counts[0], counts[1], d->train.size()));
-  if (static_cast<std::size_t>(f.batch_size) > counts[0])
+  }
+  if (static_cast<std::size_t>(f.batch_size) > counts[0]) {
+    if (saved)
+      throw Error(fmt::format("{}: saved batch_size {} is larger than the training split ({} images of {})",
+                              settings_source, f.batch_size, counts[0], d->train.root().string()));
     throw UsageError(fmt::format("--batch-size {} is larger than the training split ({} images); give at most {}",
                                  f.batch_size, counts[0], counts[0]));
+  }
   d->split = random_split(d->train, std::vector<double>{1.0 - f.val_fraction, f.val_fraction}, f.common.seed);
   return d;
 }
 
-std::string read_resume_settings(const std::filesystem::path& dir, TrainingFlags& f) {
+std::string read_resume_settings(const std::filesystem::path& dir, TrainingFlags& f, std::size_t* epochs_completed) {
   const std::filesystem::path path = dir / "resume.safetensors";
   if (!std::filesystem::exists(path))
     throw Error(path.string() + ": no resume state here (a run writes it after its first completed epoch)");
   const SafetensorsFile file = SafetensorsFile::read(path);
   const std::map<std::string, std::string>& m = file.metadata();
   const std::string src = path.string();
-  f.epochs = static_cast<long long>(parse_real(m, "epochs", src));
-  f.lr = parse_real(m, "lr", src);
-  f.batch_size = static_cast<long long>(parse_real(m, "batch_size", src));
-  f.val_fraction = parse_real(m, "val_fraction", src);
-  f.momentum = parse_real(m, "momentum", src);
-  f.weight_decay = parse_real(m, "weight_decay", src);
-  f.optimizer = file.metadata("optimizer");
-  f.common.data.dataset = file.metadata("dataset");
-  const std::string& seed = file.metadata("seed");
+  // The same ranges as the flags (add_training_flags).
+  f.epochs = saved_whole(m, "epochs", src, 1, kMaxEpochs);
+  f.lr = saved_real(m, "lr", src, 0, true, 1e6, false);
+  f.batch_size = saved_whole(m, "batch_size", src, 1, 10'000'000);
+  f.val_fraction = saved_real(m, "val_fraction", src, 0, true, 1, true);
+  f.momentum = saved_real(m, "momentum", src, 0, false, 1, true);
+  f.weight_decay = saved_real(m, "weight_decay", src, 0, false, 1e6, false);
+  f.optimizer = saved_text(m, "optimizer", src);
+  if (f.optimizer != "sgd" && f.optimizer != "adam")
+    throw Error(src + ": saved optimizer '" + f.optimizer.substr(0, 40) + "' is neither sgd nor adam");
+  if (f.optimizer == "adam" && f.momentum != 0.0)
+    throw Error(src + ": saved momentum " + real_text(f.momentum) + " with optimizer adam (momentum is for sgd only)");
+  f.common.data.dataset = saved_text(m, "dataset", src);
+  const std::vector<std::string> names = dataset_names();
+  if (f.common.data.dataset != "custom" && std::find(names.begin(), names.end(), f.common.data.dataset) == names.end())
+    throw Error(src + ": saved dataset '" + f.common.data.dataset.substr(0, 40) + "' is not a known data set");
+  const std::string seed = saved_text(m, "seed", src);
   if (seed.empty() || seed.find_first_not_of("0123456789") != std::string::npos || seed.size() > 19)
-    throw Error(src + ": metadata \"seed\" is not a whole number: " + seed);
+    throw Error(src + ": metadata \"seed\" is not a whole number: " + seed.substr(0, 40));
   f.common.seed = std::stoull(seed);
-  if (!f.common.data.data_dir && m.count("resume.data_dir")) f.common.data.data_dir = m.at("resume.data_dir");
-  if (!(f.epochs >= 1 && f.epochs <= kMaxEpochs) || !(f.batch_size >= 1) || !(f.val_fraction > 0 && f.val_fraction < 1) ||
-      !(f.lr > 0) || (f.optimizer != "sgd" && f.optimizer != "adam"))
-    throw Error(src + ": the saved training settings are out of range");
-  return file.metadata("model");
+  if (m.count("resume.data_dir")) {
+    if (m.at("resume.data_dir").empty()) throw Error(src + ": saved resume.data_dir is empty");
+    f.common.data.data_dir = m.at("resume.data_dir");
+  }
+  if (epochs_completed) {
+    const auto it = m.find("resume.epochs_completed");
+    if (it == m.end() || it->second.empty() || it->second.size() > 18 ||
+        it->second.find_first_not_of("0123456789") != std::string::npos)
+      throw Error(src + ": metadata \"resume.epochs_completed\" is missing or not a whole number");
+    *epochs_completed = std::stoull(it->second);
+  }
+  const std::string& spec = file.metadata("model");
+  check_checkpoint_holds(dir / "model.safetensors", spec, src + ": metadata \"model\"");  // before a model is built
+  return spec;
 }
 
 RunResult run_training(const TrainingFlags& f, const std::string& spec, const PreparedData& data,
                        const std::filesystem::path& out, const std::optional<RunStart>& resume,
                        const std::atomic<bool>* stop) {
-  std::filesystem::create_directories(out);
   const std::filesystem::path model_path = out / "model.safetensors", resume_path = out / "resume.safetensors";
   const std::size_t batch = static_cast<std::size_t>(f.batch_size);
   DataLoader train(data.split[0], {.batch_size = batch, .shuffle = true, .seed = f.common.seed});
@@ -229,7 +330,11 @@ RunResult run_training(const TrainingFlags& f, const std::string& spec, const Pr
     run.epochs = state.history;
   }
   result.parameters = model.parameters().size();
+  // Only now, with the model built (and any resume state read), is the directory made: a run refused by a check
+  // leaves none behind.
+  std::filesystem::create_directories(out);
   const std::size_t total = static_cast<std::size_t>(f.epochs);
+  const std::string data_root = std::filesystem::absolute(data.train.root()).lexically_normal().string();
 
   // After every completed epoch: the model, the optimizer state and the history, each written atomically.
   auto save_epoch = [&](std::size_t completed) {
@@ -237,7 +342,9 @@ RunResult run_training(const TrainingFlags& f, const std::string& spec, const Pr
     meta["epochs_completed"] = std::to_string(completed);
     save_checkpoint(model_path, model, meta);
     ResumeState state{completed, run.epochs, settings};
-    if (f.common.data.data_dir) state.metadata["resume.data_dir"] = f.common.data.data_dir->string();
+    // Absolute, so that --resume works from any working directory; the directory the data was found in, so that a
+    // resumed run reads the same files even where a search would find others.
+    state.metadata["resume.data_dir"] = data_root;
     save_resume_state(resume_path, *optimizer, state);
     set_throughput(run, train.size());
     write_history_json(out / "history.json", run);

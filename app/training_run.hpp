@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstddef>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -50,8 +51,31 @@ struct PreparedData {
   PreparedData(const PreparedData&) = delete;
   PreparedData& operator=(const PreparedData&) = delete;
 };
-/// Loads both splits and splits train; throws UsageError when --batch-size or --val-fraction do not fit the data.
-std::unique_ptr<PreparedData> prepare_data(const TrainingFlags& flags);
+/// Loads both splits, checks that they agree (image size, classes: Error naming the test split's file) and splits
+/// train; throws UsageError when --batch-size or --val-fraction do not fit the data, or, when settings_source is not
+/// empty (the settings came from that file: train --resume), Error naming it.
+std::unique_ptr<PreparedData> prepare_data(const TrainingFlags& flags, const std::string& settings_source = "");
+
+/// Checks, without building the model, that spec fits the data: as many inputs as the images have pixels, as many
+/// outputs as the training split has classes. Throws UsageError beginning with `what` (e.g. "--model 784-5") saying
+/// how to fix the spec.
+void check_model_fits(const std::string& what, const std::string& spec, const Dataset& train);
+
+/// The files a training run writes into its directory: model.safetensors, history.json, history.csv,
+/// resume.safetensors, loss.png, accuracy.png.
+const std::vector<std::string>& run_files();
+/// Those of names that exist in dir (as files, links or anything else), in the order of names.
+std::vector<std::string> existing_files(const std::filesystem::path& dir, const std::vector<std::string>& names);
+/// Removes those of names that exist in dir; Error naming the file when one cannot be removed.
+void remove_files(const std::filesystem::path& dir, const std::vector<std::string>& names);
+/// "a, b and c"
+std::string join_names(const std::vector<std::string>& names);
+
+/// The default output directory of a run, base, if it holds nothing of an earlier run (holds_run(dir) false), else
+/// the first of base-2, base-3, ... that holds nothing: running the same command again keeps the earlier results
+/// and still runs. (An --out the user gives is never renamed: it is refused instead.)
+std::string fresh_default_dir(const std::string& base,
+                              const std::function<bool(const std::filesystem::path&)>& holds_run);
 
 /// Where the training should start (for --resume).
 struct RunStart {
@@ -71,9 +95,12 @@ RunResult run_training(const TrainingFlags& flags, const std::string& spec, cons
                        const std::filesystem::path& out, const std::optional<RunStart>& resume,
                        const std::atomic<bool>* stop);
 
-/// Reads the settings of an earlier run from dir/resume.safetensors into flags (and the spec), for --resume.
-/// Throws Error naming the file when it is missing or unreadable.
-std::string read_resume_settings(const std::filesystem::path& dir, TrainingFlags& flags);
+/// Reads the settings of an earlier run from dir/resume.safetensors into flags (epochs, lr, batch_size,
+/// val_fraction, optimizer, momentum, weight_decay, seed, dataset, and the data directory when one is saved) and
+/// the number of epochs it completed into *epochs_completed; returns the model spec, for --resume. Throws Error naming
+/// the file when it is missing or unreadable, or a saved value is invalid or out of the flags' ranges.
+std::string read_resume_settings(const std::filesystem::path& dir, TrainingFlags& flags,
+                                 std::size_t* epochs_completed = nullptr);
 
 /// "mnist: interrupted ..." message and the exit code 130, after the files are in place.
 [[noreturn]] void exit_interrupted(const std::filesystem::path& out, const RunRecord& record, long long epochs);

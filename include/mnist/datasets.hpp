@@ -36,6 +36,11 @@ std::vector<std::string> dataset_names();
 /// "custom" accepts any HxW and names the classes "0", "1", ... (at least 10, more if the labels need them).
 Dataset load_dataset_dir(const std::filesystem::path& dir, Split split, const std::string& name = "custom");
 
+/// Checks that a test split fits the train split it is used with (a model trained on train is evaluated on test):
+/// the same image size, and every test label one of train's classes. Throws Error naming the test split's file
+/// (images or labels, under test.root()) and both values otherwise.
+void check_splits_agree(const Dataset& train, const Dataset& test);
+
 /// True when dir holds the four files of a data set (either spelling, gzip'd or not).
 bool has_dataset_files(const std::filesystem::path& dir);
 

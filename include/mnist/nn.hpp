@@ -158,6 +158,9 @@ int num_threads();
 Model make_model(const std::string& spec, std::uint64_t seed = 0);
 /// Parses a spec into layers without building the model (throws UsageError naming the problem).
 std::vector<LayerSpec> parse_model_spec(const std::string& spec);
+/// The parameters a model of these layers has, named and shaped as Model::parameter_shapes() lists them, without
+/// allocating the model (to check a file against a spec before building it).
+std::vector<std::pair<std::string, Shape>> parameter_shapes(const std::vector<LayerSpec>& layers);
 /// "logistic", "hidden", "hidden-relu".
 std::vector<std::string> model_presets();
 

@@ -37,8 +37,11 @@ void plot_image(const std::filesystem::path& png, std::span<const std::uint8_t> 
 void plot_image_grid(const std::filesystem::path& png, const std::vector<std::span<const std::uint8_t>>& images,
                      std::size_t rows, std::size_t cols, const std::vector<std::string>& titles);
 
+/// Most classes plot_heatmap draws (beyond, the cells' counts would not be legible).
+constexpr std::size_t kMaxHeatmapClasses = 100;
+
 /// A confusion matrix: matrix[true][predicted], drawn as a heatmap with the count in each cell; x axis
-/// "predicted", y axis "true", labels naming the classes (one per row/column).
+/// "predicted", y axis "true", labels naming the classes (one per row/column, at most kMaxHeatmapClasses).
 void plot_heatmap(const std::filesystem::path& png, const std::vector<std::vector<double>>& matrix,
                   const std::vector<std::string>& labels, const std::string& title);
 

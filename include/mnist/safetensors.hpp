@@ -6,9 +6,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "mnist/nn.hpp"
@@ -41,13 +43,24 @@ struct TensorEntry {
 /// A parsed, validated safetensors file held in memory.
 class SafetensorsFile {
  public:
+  /// Called by read() with the parsed header (tensor entries and metadata, no tensor bytes yet: raw() and
+  /// to_tensor() throw); it may throw to refuse the file before its data is read.
+  using HeaderCheck = std::function<void(const SafetensorsFile& header)>;
+
   /// Parses and validates bytes (the fuzzing entry point). source names the file in error messages.
-  /// Throws Error for: a header length beyond 100 MB or the buffer, invalid JSON, a non-object entry, an unknown
-  /// dtype, a bad shape or data_offsets, a size that is not product(shape) × dtype size, duplicate names, offsets
-  /// that overlap, leave gaps or do not end at the end of the file, and non-string metadata.
+  /// Throws Error for: a header length beyond 100 MB or the buffer ("not a safetensors file"), invalid JSON, a
+  /// non-object entry, an unknown dtype, a bad shape or data_offsets, a size that is not product(shape) × dtype
+  /// size, duplicate names, offsets that overlap, leave gaps or do not end at the end of the file, and non-string
+  /// metadata.
   static SafetensorsFile parse(std::vector<std::uint8_t> bytes, const std::string& source);
-  /// Reads and parses a file (Error naming it when it cannot be read or is invalid).
-  static SafetensorsFile read(const std::filesystem::path& path);
+  /// Reads and parses a file (Error naming it when it cannot be read or is invalid, as parse). Piece by piece: the
+  /// 8-byte header length is checked against the file's size before the header is read, and the header is
+  /// validated (and given to check_header) before the tensors' bytes are read, so that a file that is not
+  /// safetensors costs 8 bytes of reading whatever its size.
+  static SafetensorsFile read(const std::filesystem::path& path, const HeaderCheck& check_header = {});
+  /// Reads and validates only the header of a file (as read does), not the tensors' bytes: raw(), to_tensor() and
+  /// to_int64() of the result throw Error. For looking at what a file holds before reading or allocating for it.
+  static SafetensorsFile read_header(const std::filesystem::path& path);
 
   /// The name used in error messages (the path for read(), the source given to parse()).
   const std::string& source() const { return source_; }
@@ -61,7 +74,7 @@ class SafetensorsFile {
   bool contains(const std::string& name) const;
   /// Entry by name; Error naming the file and tensor when absent.
   const TensorEntry& at(const std::string& name) const;
-  /// The raw little-endian bytes of a tensor.
+  /// The raw little-endian bytes of a tensor (Error when only the header was read).
   std::span<const std::uint8_t> raw(const std::string& name) const;
   /// A tensor as float32 (F32 exactly; F64, I32, I64, U8 converted).
   Tensor to_tensor(const std::string& name) const;
@@ -69,8 +82,10 @@ class SafetensorsFile {
   std::vector<std::int64_t> to_int64(const std::string& name) const;
 
  private:
+  static SafetensorsFile read_file(const std::filesystem::path& path, const HeaderCheck* check_header, bool data);
+  void parse_header(const char* header, std::size_t length, std::size_t data_size);
   std::string source_;
-  std::vector<std::uint8_t> bytes_;
+  std::vector<std::uint8_t> bytes_;  // the whole file (empty when only the header was read)
   std::size_t data_start_ = 0;
   std::vector<TensorEntry> entries_;
   std::map<std::string, std::size_t> index_;
@@ -106,6 +121,12 @@ class SafetensorsWriter {
 /// Saves model's parameters with PyTorch's names ("layer1.weight", ...), and metadata plus "model" = model.spec().
 void save_state_dict(const std::filesystem::path& path, Model& model,
                      const std::map<std::string, std::string>& metadata = {});
+/// What load_state_dict checks, without a model: that file holds exactly the F32 tensors named prefix + name with
+/// the given shapes (as Model::parameter_shapes() lists them) among the names starting with prefix, so that a file
+/// can be checked against a spec before a model of it is built. model names the architecture in messages. Throws
+/// Error naming the file and the first missing, extra or mis-shaped tensor. Reads only the header.
+void check_state_dict(const SafetensorsFile& file, const std::vector<std::pair<std::string, Shape>>& parameters,
+                      const std::string& model, const std::string& prefix = "");
 /// Loads the tensors named prefix + parameter name into model. Throws Error naming the file and tensor for a
 /// missing tensor, a wrong shape or dtype, or (among names starting with prefix) a tensor the model does not have.
 void load_state_dict(const SafetensorsFile& file, Model& model, const std::string& prefix = "");

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "mnist/error.hpp"
+#include "util/files.hpp"
 
 namespace mnist::data {
 namespace {
@@ -28,6 +29,7 @@ std::size_t MemorySource::read(std::uint8_t* out, std::size_t n) {
 FileSource::FileSource(const std::filesystem::path& path) : name_(path.string()) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) throw Error(name_ + ": is a directory, expected a file");
+  util::refuse_special_file(path);  // opening a FIFO would wait for a writer forever
   file_ = std::fopen(path.c_str(), "rb");
   if (!file_) throw Error(name_ + ": cannot open: " + std::strerror(errno));
   auto size = std::filesystem::file_size(path, ec);

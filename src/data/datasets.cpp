@@ -8,6 +8,7 @@
 #include "mnist/download.hpp"
 #include "mnist/error.hpp"
 #include "mnist/idx.hpp"
+#include "util/files.hpp"
 
 namespace fs = std::filesystem;
 
@@ -73,6 +74,7 @@ std::optional<fs::path> find_file(const fs::path& dir, Split split, const std::s
 fs::path require_file(const fs::path& dir, Split split, const std::string& kind, const std::string& idx) {
   if (auto found = find_file(dir, split, kind, idx)) return *found;
   auto names = candidate_names(split, kind, idx);
+  for (const auto& name : names) util::refuse_special_file(dir / name);  // say "is a FIFO", not "no file"
   throw Error(fmt::format("{}: no {} {} file (looked for {} and {}, with or without .gz)", dir.string(),
                           to_string(split), kind, names[1], names[3]));
 }
@@ -164,6 +166,25 @@ Dataset load_dataset_dir(const fs::path& dir, Split split, const std::string& na
                             at - labels.bytes.begin(), info ? info->title : name, classes.size()));
   }
   return Dataset(name, dir, split, rows, cols, std::move(images.bytes), std::move(labels.bytes), std::move(classes));
+}
+
+void check_splits_agree(const Dataset& train, const Dataset& test) {
+  // The file a split was read from (its directory, when the files are no longer there).
+  const auto file = [](const Dataset& d, const std::string& kind, const std::string& idx) {
+    const std::optional<fs::path> found = find_file(d.root(), d.split(), kind, idx);
+    return (found ? *found : d.root()).string();
+  };
+  if (test.rows() != train.rows() || test.cols() != train.cols())
+    throw Error(fmt::format("{}: {} images are {}x{}, but the {} images ({}) are {}x{}; both splits must have the same "
+                            "image size",
+                            file(test, "images", "idx3"), to_string(test.split()), test.rows(), test.cols(),
+                            to_string(train.split()), file(train, "images", "idx3"), train.rows(), train.cols()));
+  const auto labels = test.labels();
+  const auto at = std::find_if(labels.begin(), labels.end(), [&](std::uint8_t v) { return v >= train.num_classes(); });
+  if (at != labels.end())
+    throw Error(fmt::format("{}: label {} at index {} is not a class of the {} split ({} has {} classes, 0 to {})",
+                            file(test, "labels", "idx1"), *at, at - labels.begin(), to_string(train.split()),
+                            file(train, "labels", "idx1"), train.num_classes(), train.num_classes() - 1));
 }
 
 fs::path locate_dataset(const DataOptions& options) {

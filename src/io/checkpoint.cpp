@@ -45,6 +45,9 @@ std::string infer_spec(const SafetensorsFile& file) {
     if (k != expect || shape.size() != 2)
       throw Error(src + ": tensor 'layer" + std::to_string(k) + ".weight' does not continue layer1..layer" +
                   std::to_string(expect - 1) + " as a 2-D weight; give the model spec (--model SPEC)");
+    if (shape[0] == 0 || shape[1] == 0)
+      throw Error(src + ": tensor 'layer" + std::to_string(k) + ".weight' has shape " + shape_string(shape) +
+                  ": a layer of width 0 makes no model");
     if (k == 1) widths = std::to_string(shape[1]);
     widths += "-" + std::to_string(shape[0]);
     ++expect;
@@ -54,6 +57,45 @@ std::string infer_spec(const SafetensorsFile& file) {
               " have the shapes of " + widths +
               ", but a ReLU leaves no tensor, so hidden and hidden-relu (any MLP with or without ReLUs) cannot be "
               "told apart: give the model spec (--model hidden-relu, --model " + widths + ", ...)");
+}
+
+// text on one line of at most max characters: control characters become '?'.
+std::string printable(std::string text, std::size_t max) {
+  if (text.size() > max) text = text.substr(0, max) + "...";
+  for (char& c : text)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  return text;
+}
+
+// The spec parsed into layers; a bad spec is an Error naming where it came from (source, e.g. the file's metadata):
+// the file is at fault, not the caller. The spec's message quotes it, and a file can hold any string.
+std::vector<LayerSpec> layers_from(const std::string& spec, const std::string& source) {
+  try {
+    return parse_model_spec(spec);
+  } catch (const UsageError& e) {
+    throw Error(source + " is not a valid model spec: " + printable(e.what(), 600));
+  }
+}
+
+// The architecture of the checkpoint whose header is given (see load_checkpoint), checked against its tensors
+// (names, F32, shapes and so byte sizes) without building it: make_model allocates what the spec says.
+std::string checked_spec(const SafetensorsFile& header, const std::string& model_spec_if_missing) {
+  const std::string& src = header.source();
+  const auto recorded = header.metadata().find("model");
+  std::string spec;
+  std::vector<LayerSpec> layers;
+  if (recorded != header.metadata().end()) {
+    spec = recorded->second;
+    layers = layers_from(spec, src + ": metadata \"model\"");
+  } else if (!model_spec_if_missing.empty()) {
+    spec = model_spec_if_missing;
+    layers = parse_model_spec(spec);  // UsageError: the caller's spec
+  } else {
+    spec = infer_spec(header);
+    layers = layers_from(spec, src + ": no \"model\" metadata, and the architecture its tensors' shapes give");
+  }
+  check_state_dict(header, parameter_shapes(layers), spec);
+  return spec;
 }
 
 std::vector<std::string> parse_classes(const std::string& text, const std::string& src) {
@@ -133,7 +175,11 @@ void save_checkpoint(const std::filesystem::path& path, Model& model,
 }
 
 Checkpoint load_checkpoint(const std::filesystem::path& path, const std::string& model_spec_if_missing) {
-  const SafetensorsFile file = SafetensorsFile::read(path);
+  // The spec is checked against the header's tensors before the tensors' bytes are read and before make_model
+  // allocates what it says.
+  std::string spec;
+  const SafetensorsFile file = SafetensorsFile::read(
+      path, [&](const SafetensorsFile& header) { spec = checked_spec(header, model_spec_if_missing); });
   const std::string& src = file.source();
   Checkpoint ck;
   ck.metadata = file.metadata();
@@ -141,18 +187,8 @@ Checkpoint load_checkpoint(const std::filesystem::path& path, const std::string&
     const auto it = ck.metadata.find(key);
     return it == ck.metadata.end() ? nullptr : &it->second;
   };
-  if (const std::string* spec = meta("model")) {
-    try {
-      ck.model = make_model(*spec);
-    } catch (const UsageError& e) {  // the file is at fault, not the caller: a runtime error naming it
-      throw Error(src + ": metadata \"model\" is not a valid model spec: " + e.what());
-    }
-  } else if (!model_spec_if_missing.empty()) {
-    ck.model = make_model(model_spec_if_missing);  // UsageError: the caller's spec
-  } else {
-    ck.model = make_model(infer_spec(file));
-  }
-  load_state_dict(file, ck.model);  // names the file and any missing, extra or mis-shaped tensor
+  ck.model = make_model(spec);
+  load_state_dict(file, ck.model);
   if (const std::string* shape = meta("input_shape")) check_input_shape(*shape, ck.model, src);
   if (const std::string* classes = meta("classes")) {
     ck.classes = parse_classes(*classes, src);
@@ -164,6 +200,12 @@ Checkpoint load_checkpoint(const std::filesystem::path& path, const std::string&
   }
   if (const std::string* dataset = meta("dataset")) ck.dataset = *dataset;
   return ck;
+}
+
+void check_checkpoint_holds(const std::filesystem::path& path, const std::string& spec,
+                            const std::string& spec_source) {
+  const std::vector<LayerSpec> layers = layers_from(spec, spec_source);
+  check_state_dict(SafetensorsFile::read_header(path), parameter_shapes(layers), spec);
 }
 
 void save_resume_state(const std::filesystem::path& path, Optimizer& optimizer, const ResumeState& state) {

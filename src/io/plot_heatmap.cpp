@@ -37,8 +37,9 @@ void use_blues_colormap(plstream& pls) {
 void plot_heatmap(const std::filesystem::path& png, const std::vector<std::vector<double>>& matrix,
                   const std::vector<std::string>& labels, const std::string& title) {
   std::size_t n = matrix.size();
-  if (n == 0 || n > 100) throw Error(png.string() + ": confusion matrix must have 1 to 100 classes, has " +
-                                     std::to_string(n));
+  if (n == 0 || n > kMaxHeatmapClasses)
+    throw Error(png.string() + ": confusion matrix must have 1 to " + std::to_string(kMaxHeatmapClasses) +
+                " classes, has " + std::to_string(n));
   for (const auto& row : matrix)
     if (row.size() != n)
       throw Error(png.string() + ": confusion matrix is not square (" + std::to_string(n) + " rows, a row of " +

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <bit>
+#include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -32,6 +34,51 @@ std::size_t as_size(const json& v, const std::string& where, const char* what) {
   if (!v.is_number_unsigned()) throw Error(where + ": " + what + " must be non-negative integers");
   return v.get<std::size_t>();
 }
+
+// The header length in the first 8 bytes of a file of file_size bytes, checked against the rest of the file and the
+// reference implementation's limit before anything is read or allocated for it. A JSON, PNG or text file fails
+// here: its first 8 bytes read as a length of quintillions.
+std::uint64_t header_length(const std::uint8_t* first8, std::size_t file_size, const std::string& source) {
+  if (file_size < 8)
+    throw Error(source + ": not a safetensors file (" + std::to_string(file_size) + " bytes, need at least 8)");
+  std::uint64_t n = 0;
+  std::memcpy(&n, first8, 8);
+  if (n > file_size - 8)
+    throw Error(source + ": not a safetensors file (header length " + std::to_string(n) + " exceeds the file's " +
+                std::to_string(file_size - 8) + " bytes after the length)");
+  if (n > kMaxHeader)
+    throw Error(source + ": not a safetensors file (header length " + std::to_string(n) + " exceeds 100 MB)");
+  return n;
+}
+
+// A file read piece by piece, so that each piece is checked before the next is read (util::read_file_bytes reads
+// a file whole: 1 GB of anything passed as a model cost 1 GB before its first 8 bytes were looked at).
+class PieceReader {
+ public:
+  explicit PieceReader(const std::filesystem::path& path) : source_(path.string()) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) throw Error(source_ + ": is a directory, expected a file");
+    // Opening a FIFO would wait for a writer forever, and a device has no size to check a header length against.
+    util::refuse_special_file(path);
+    in_.open(path, std::ios::binary | std::ios::ate);
+    if (!in_) throw Error(source_ + ": cannot open: " + std::strerror(errno));
+    const std::streamoff size = in_.tellg();
+    if (size < 0) throw Error(source_ + ": cannot read");
+    size_ = static_cast<std::size_t>(size);
+    in_.seekg(0);
+  }
+  std::size_t size() const { return size_; }
+  // The next count bytes into out; an Error naming the file when it ends early (it shrank since it was opened).
+  void read(std::uint8_t* out, std::size_t count) {
+    if (count > 0 && !in_.read(reinterpret_cast<char*>(out), static_cast<std::streamsize>(count)))
+      throw Error(source_ + ": cannot read (the file ended early or changed while being read)");
+  }
+
+ private:
+  std::string source_;
+  std::ifstream in_;
+  std::size_t size_ = 0;
+};
 }  // namespace
 
 std::string to_string(DType dtype) {
@@ -57,15 +104,47 @@ std::size_t dtype_size(DType dtype) {
 SafetensorsFile SafetensorsFile::parse(std::vector<std::uint8_t> bytes, const std::string& source) {
   SafetensorsFile f;
   f.source_ = source;
-  if (bytes.size() < 8)
-    throw Error(source + ": not a safetensors file (" + std::to_string(bytes.size()) + " bytes, need at least 8)");
-  std::uint64_t n = 0;
-  std::memcpy(&n, bytes.data(), 8);
-  if (n > kMaxHeader) throw Error(source + ": header length " + std::to_string(n) + " exceeds 100 MB");
-  if (n > bytes.size() - 8)
-    throw Error(source + ": header length " + std::to_string(n) + " exceeds the file's " +
-                std::to_string(bytes.size() - 8) + " bytes after the length");
-  const char* hb = reinterpret_cast<const char*>(bytes.data() + 8);
+  const std::uint64_t n = header_length(bytes.data(), bytes.size(), source);
+  f.parse_header(reinterpret_cast<const char*>(bytes.data() + 8), n, bytes.size() - 8 - n);
+  f.bytes_ = std::move(bytes);
+  return f;
+}
+
+SafetensorsFile SafetensorsFile::read(const std::filesystem::path& path, const HeaderCheck& check_header) {
+  return read_file(path, check_header ? &check_header : nullptr, true);
+}
+
+SafetensorsFile SafetensorsFile::read_header(const std::filesystem::path& path) {
+  return read_file(path, nullptr, false);
+}
+
+SafetensorsFile SafetensorsFile::read_file(const std::filesystem::path& path, const HeaderCheck* check_header,
+                                           bool data) {
+  SafetensorsFile f;
+  f.source_ = path.string();
+  PieceReader in(path);
+  const std::size_t size = in.size();
+  std::uint8_t first8[8] = {};
+  if (size >= 8) in.read(first8, 8);
+  const std::uint64_t n = header_length(first8, size, f.source_);  // <= the file's size: safe to allocate
+  std::vector<std::uint8_t> header(n);
+  in.read(header.data(), n);
+  f.parse_header(reinterpret_cast<const char*>(header.data()), n, size - 8 - n);
+  if (check_header) (*check_header)(f);
+  if (!data) return f;
+  // The header's entries cover exactly the bytes after it: the file's size is what they take.
+  f.bytes_.resize(size);
+  std::memcpy(f.bytes_.data(), first8, 8);
+  if (n > 0) std::memcpy(f.bytes_.data() + 8, header.data(), n);
+  header = {};
+  in.read(f.bytes_.data() + 8 + n, size - 8 - n);
+  return f;
+}
+
+// Validates the header (length bytes of JSON) of a file with data_size bytes of tensors after it, filling entries_,
+// index_ and metadata_.
+void SafetensorsFile::parse_header(const char* hb, std::size_t n, std::size_t data_size) {
+  const std::string& source = source_;
   // nlohmann keeps the last of duplicate keys silently and builds any nesting before we can look at it; the
   // callback sees every key and every nesting level first. A valid header nests 3 deep (header, entry, shape):
   // refusing depth early keeps a hostile header of a million '[' from costing gigabytes.
@@ -109,15 +188,14 @@ SafetensorsFile SafetensorsFile::parse(std::vector<std::uint8_t> bytes, const st
     throw Error(source + ": '" + duplicate_entry + "': key '" + duplicate + "' appears twice");
   }
   if (!header.is_object()) throw Error(source + ": header is not a JSON object");
-  f.data_start_ = 8 + static_cast<std::size_t>(n);
-  const std::size_t data_size = bytes.size() - f.data_start_;
+  data_start_ = 8 + n;
   for (auto it = header.begin(); it != header.end(); ++it) {
     const std::string& name = it.key();
     if (name == "__metadata__") {
       if (!it->is_object()) throw Error(source + ": __metadata__ is not an object");
       for (auto m = it->begin(); m != it->end(); ++m) {
         if (!m->is_string()) throw Error(source + ": __metadata__ value of '" + m.key() + "' is not a string");
-        f.metadata_[m.key()] = m->get<std::string>();
+        metadata_[m.key()] = m->get<std::string>();
       }
       continue;
     }
@@ -148,13 +226,13 @@ SafetensorsFile SafetensorsFile::parse(std::vector<std::uint8_t> bytes, const st
     if (t.end - t.begin != count * dtype_size(t.dtype))
       throw Error(where + ": holds " + std::to_string(t.end - t.begin) + " bytes but " + to_string(t.dtype) + " " +
                   shape_string(t.shape) + " needs " + std::to_string(count * dtype_size(t.dtype)));
-    f.entries_.push_back(std::move(t));
+    entries_.push_back(std::move(t));
   }
-  std::stable_sort(f.entries_.begin(), f.entries_.end(), [](const TensorEntry& a, const TensorEntry& b) {
+  std::stable_sort(entries_.begin(), entries_.end(), [](const TensorEntry& a, const TensorEntry& b) {
     return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
   });
   std::size_t pos = 0;
-  for (const TensorEntry& t : f.entries_) {
+  for (const TensorEntry& t : entries_) {
     if (t.begin != pos)
       throw Error(source + ": tensor '" + t.name + "' starts at byte " + std::to_string(t.begin) + ", expected " +
                   std::to_string(pos) + " (tensors must be contiguous, without gaps or overlaps)");
@@ -162,13 +240,7 @@ SafetensorsFile SafetensorsFile::parse(std::vector<std::uint8_t> bytes, const st
   }
   if (pos != data_size)
     throw Error(source + ": " + std::to_string(data_size - pos) + " bytes after the last tensor");
-  for (std::size_t i = 0; i < f.entries_.size(); ++i) f.index_[f.entries_[i].name] = i;
-  f.bytes_ = std::move(bytes);
-  return f;
-}
-
-SafetensorsFile SafetensorsFile::read(const std::filesystem::path& path) {
-  return parse(util::read_file_bytes(path), path.string());
+  for (std::size_t i = 0; i < entries_.size(); ++i) index_[entries_[i].name] = i;
 }
 
 const std::string& SafetensorsFile::metadata(const std::string& key) const {
@@ -187,6 +259,8 @@ const TensorEntry& SafetensorsFile::at(const std::string& name) const {
 
 std::span<const std::uint8_t> SafetensorsFile::raw(const std::string& name) const {
   const TensorEntry& t = at(name);
+  if (bytes_.size() < data_start_ + t.end)
+    throw Error(source_ + ": tensor '" + name + "': only the header was read, not the tensors' bytes");
   return std::span(bytes_).subspan(data_start_ + t.begin, t.end - t.begin);
 }
 
@@ -287,23 +361,29 @@ void save_state_dict(const std::filesystem::path& path, Model& model, const std:
   w.save(path);
 }
 
-void load_state_dict(const SafetensorsFile& file, Model& model, const std::string& prefix) {
-  const std::vector<NamedParameter> params = model.named_parameters();
+void check_state_dict(const SafetensorsFile& file, const std::vector<std::pair<std::string, Shape>>& parameters,
+                      const std::string& model, const std::string& prefix) {
   std::set<std::string> wanted;
-  for (const NamedParameter& p : params) wanted.insert(prefix + p.name);
+  for (const auto& [name, shape] : parameters) wanted.insert(prefix + name);
   for (const TensorEntry& t : file.tensors())
     if (t.name.compare(0, prefix.size(), prefix) == 0 && !wanted.count(t.name))
-      throw Error(file.source() + ": tensor '" + t.name + "' is not a parameter of model " + model.spec());
-  for (const NamedParameter& p : params) {
-    const std::string name = prefix + p.name;
-    if (!file.contains(name)) throw Error(file.source() + ": missing tensor '" + name + "' of model " + model.spec());
+      throw Error(file.source() + ": tensor '" + t.name + "' is not a parameter of model " + model);
+  // F32 and the shape fix the byte size too: parse checked end - begin == numel(shape) * dtype_size.
+  for (const auto& [param, shape] : parameters) {
+    const std::string name = prefix + param;
+    if (!file.contains(name)) throw Error(file.source() + ": missing tensor '" + name + "' of model " + model);
     const TensorEntry& t = file.at(name);
     if (t.dtype != DType::F32)
       throw Error(file.source() + ": tensor '" + name + "' is " + to_string(t.dtype) + ", expected F32");
-    if (t.shape != p.shape)
-      throw Error(file.source() + ": tensor '" + name + "' has shape " + shape_string(t.shape) + ", model " +
-                  model.spec() + " needs " + shape_string(p.shape));
+    if (t.shape != shape)
+      throw Error(file.source() + ": tensor '" + name + "' has shape " + shape_string(t.shape) + ", model " + model +
+                  " needs " + shape_string(shape));
   }
+}
+
+void load_state_dict(const SafetensorsFile& file, Model& model, const std::string& prefix) {
+  const std::vector<NamedParameter> params = model.named_parameters();
+  check_state_dict(file, model.parameter_shapes(), model.spec(), prefix);
   // Only now, with everything checked, overwrite: a failed load leaves the model untouched.
   for (const NamedParameter& p : params) {
     const std::span<const std::uint8_t> b = file.raw(prefix + p.name);

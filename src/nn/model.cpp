@@ -73,15 +73,17 @@ std::vector<NamedParameter> Model::named_parameters() {
   return out;
 }
 
-std::vector<std::pair<std::string, Shape>> Model::parameter_shapes() const {
+std::vector<std::pair<std::string, Shape>> parameter_shapes(const std::vector<LayerSpec>& layers) {
   std::vector<std::pair<std::string, Shape>> out;
-  for (const LayerSpec& l : layers_) {
+  for (const LayerSpec& l : layers) {
     if (l.kind != LayerSpec::Kind::Linear) continue;
     out.emplace_back(l.name + ".weight", Shape{l.out, l.in});
     out.emplace_back(l.name + ".bias", Shape{l.out});
   }
   return out;
 }
+
+std::vector<std::pair<std::string, Shape>> Model::parameter_shapes() const { return mnist::parameter_shapes(layers_); }
 
 void set_num_threads(int threads) { kernels::set_num_threads(threads); }
 int num_threads() { return kernels::num_threads(); }

@@ -32,17 +32,40 @@ void sync_file(const fs::path& path) {
   }
 }
 
+// Where a write to `target` lands: the file a symbolic link names (so that the link survives), else target.
+fs::path write_destination(const fs::path& target) {
+  std::error_code ec;
+  if (!fs::is_symlink(fs::symlink_status(target, ec))) return target;
+  const fs::path resolved = fs::canonical(target, ec);
+  if (ec) throw Error(target.string() + ": is a symbolic link to nothing (" + fs::read_symlink(target, ec).string() +
+                      "); give the file to write instead");
+  return resolved;
+}
+
 }  // namespace
 
-void replace_file_atomically(const fs::path& target, const std::function<void(const fs::path& temp)>& write) {
-  if (fs::is_directory(target)) throw Error(target.string() + ": is a directory, expected a file path");
+void refuse_special_file(const fs::path& path) {
+  std::error_code ec;
+  const fs::file_status s = fs::status(path, ec);
+  if (ec || !fs::exists(s) || fs::is_regular_file(s) || fs::is_directory(s)) return;
+  const char* kind = fs::is_fifo(s)                                           ? "a FIFO"
+                     : fs::is_character_file(s) || fs::is_block_file(s) ? "a device"
+                     : fs::is_socket(s)                                       ? "a socket"
+                                                                              : "a special file";
+  throw Error(path.string() + ": is " + kind + ", not a regular file");
+}
+
+void replace_file_atomically(const fs::path& given, const std::function<void(const fs::path& temp)>& write) {
+  if (fs::is_directory(given)) throw Error(given.string() + ": is a directory, expected a file path");
+  refuse_special_file(given);
+  const fs::path target = write_destination(given);
   fs::path temp = temp_name_for(target);
   try {
     write(temp);
     sync_file(temp);
     std::error_code ec;
     fs::rename(temp, target, ec);
-    if (ec) throw Error(target.string() + ": cannot write: " + ec.message());
+    if (ec) throw Error(given.string() + ": cannot write: " + ec.message());
   } catch (...) {
     std::error_code ignored;
     fs::remove(temp, ignored);
@@ -63,6 +86,7 @@ void write_file_atomically(const fs::path& target, std::span<const std::uint8_t>
 std::vector<std::uint8_t> read_file_bytes(const fs::path& path) {
   std::error_code ec;
   if (fs::is_directory(path, ec)) throw Error(path.string() + ": is a directory, expected a file");
+  refuse_special_file(path);
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) throw Error(path.string() + ": cannot open: " + std::strerror(errno));
   std::streamsize size = in.tellg();

@@ -4,6 +4,7 @@
 // (2 usage error, 1 runtime error) and ONE line on stderr naming the culprit: never a crash, never a hang.
 // The table below is the audit; each row is its own CTest case (BadInput/CliBadInput.Refuses/<row>).
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -99,6 +100,21 @@ const std::vector<Case>& cases() {
       {"evaluate {CK} --data-dir {LYING}", 1, "{LYING}"},
       {"evaluate {CK} --data-dir {DATA32}", 1, "{CK}"},
       {"evaluate {CK_CUSTOM}", 2, "--data-dir"},
+      // Special files and inputs as outputs: refused before anything is written (renaming a new file over a FIFO
+      // or /dev/null replaces it; -o naming the model would turn the checkpoint into a PNG), FIFOs as inputs
+      // refused instead of waiting for a writer forever.
+      {"evaluate {CK} -o {FIFO} --data-dir {DATA}", 1, "{FIFO}: is a FIFO"},
+      {"evaluate {CK} --json {FIFO} --data-dir {DATA}", 1, "{FIFO}: is a FIFO"},
+      {"show 0 --data-dir {DATA} -o {FIFO}", 1, "{FIFO}: is a FIFO"},
+      {"evaluate {FIFO} --data-dir {DATA}", 1, "{FIFO}: is a FIFO"},
+      {"predict {CK} {FIFO}", 1, "{FIFO}: is a FIFO"},
+      {"plot {FIFO}", 1, "{FIFO}: is a FIFO"},
+      {"info --data-dir {FIFO_DATA}", 1, "is a FIFO"},
+      {"evaluate {CK} -o {CK} --data-dir {DATA}", 1, "{CK}: is {CK}, which this command reads"},
+      {"evaluate {CK} --json {OUT}/../{OUT_NAME}/model.safetensors --data-dir {DATA}", 1, "which this command reads"},
+      {"evaluate {CK} -o {OUT}/same.png --json {OUT}/./same.png --data-dir {DATA}", 2, "name the same file"},
+      {"predict {CK} {DIGIT} -o {DIGIT}", 1, "{DIGIT}: is {DIGIT}, which this command reads"},
+      {"predict {CK} {DIGIT} -o {CK}", 1, "{CK}: is {CK}, which this command reads"},
       // predict
       {"predict", 2, "MODEL"},
       {"predict {CK}", 2, "IMAGE"},
@@ -136,6 +152,17 @@ const std::vector<Case>& cases() {
       {"predict {CK_8_CLASSES} --index 0 --data-dir {DATA}", 1, "{CK_8_CLASSES}"},
       {"predict {CK} --index 0 --data-dir {DATA32}", 1, "{CK}"},
       {"predict {CK32} {DIGIT}", 1, "--no-preprocess"},
+      // checkpoint contents: what a MODEL or resume file holds is the file's fault, so exit 1 naming the file, never
+      // a usage error; a file that is no safetensors at all says so (its first 8 bytes are no header length).
+      {"evaluate {CK_ZERO_WIDTH} --data-dir {DATA}", 1, "{CK_ZERO_WIDTH}: tensor 'layer1.weight' has shape [0, 784]"},
+      {"predict {CK_ZERO_WIDTH} {DIGIT}", 1, "{CK_ZERO_WIDTH}: tensor 'layer1.weight' has shape [0, 784]"},
+      {"evaluate {CK_BAD_DATASET}", 1, "{CK_BAD_DATASET}: metadata \"dataset\" \"../../etc\""},
+      {"predict {CK_BAD_DATASET} --index 0", 1, "{CK_BAD_DATASET}: metadata \"dataset\" \"../../etc\""},
+      {"evaluate {JSON_MODEL} --data-dir {DATA}", 1, "{JSON_MODEL}: not a safetensors file (header length"},
+      {"predict {DIGIT} {DIGIT}", 1, "{DIGIT}: not a safetensors file (header length"},
+      {"train --data-dir {DATA} --resume {RESUME_HUGE}", 1, "{RESUME_HUGE}/model.safetensors: tensor 'layer1.weight'"},
+      {"train --data-dir {DATA} --resume {RESUME_BAD_SPEC}", 1,
+       "{RESUME_BAD_SPEC}/resume.safetensors: metadata \"model\" is not a valid model spec"},
       // train, compare, plot, plot-activation (cli-train's commands; the cases they get wrong are in
       // the review of 06:30 UTC, now fixed)
       {"train --data-dir {DATA} --epochs 0", 2, "--epochs"},
@@ -188,6 +215,13 @@ const std::vector<Case>& cases() {
       {"train --data-dir {DATA} --resume ''", 2, "--resume"},
       {"train --data-dir {DATA} --out {TEXT}", 1, "{TEXT}"},
       {"compare --data-dir {DATA} --out ''", 2, "--out"},
+      // train/compare/plot runs: refused before any training, nothing made or overwritten ({OUT} holds a
+      // model.safetensors, so it counts as a run's directory).
+      {"train --data-dir {DATA} --out {OUT}", 2, "--overwrite"},
+      {"train --data-dir {DATA} --model 784-5 --out {OUT}/new", 2, "784-5"},
+      {"train --resume {OUT} --overwrite", 2, "--overwrite"},
+      {"compare --data-dir {DATA} --epochs 1 --models logistic,784-5 --out {OUT}/cmp", 2, "'784-5' has 5 outputs"},
+      {"compare --data-dir {DATA32} --models 1024-10,logistic --batch-size 4", 2, "'logistic' takes 784 inputs"},
   };
   return table;
 }
@@ -263,6 +297,28 @@ class Files {
     save_checkpoint(set("CK_8_CLASSES", root / "model-8-classes.safetensors"), other, {});
     (void)other;
 
+    // checkpoint contents: a state dict whose layer is 0 wide, a checkpoint recording dataset "../../etc", a JSON
+    // file given as a model, and --resume directories whose resume.safetensors records a model that
+    // model.safetensors (hidden-relu) does not hold (98 million parameters: 800 MB if built) or no valid model.
+    SafetensorsWriter zero_width;
+    zero_width.add("layer1.weight", {0, 784}, std::span<const float>());
+    zero_width.add("layer1.bias", {0}, std::span<const float>());
+    zero_width.save(set("CK_ZERO_WIDTH", root / "zero-width.safetensors"));
+    save_checkpoint(set("CK_BAD_DATASET", root / "bad-dataset.safetensors"), model, {{"dataset", "../../etc"}});
+    const std::string json = "{\"model\": \"hidden-relu\", \"dataset\": \"mnist\"}\n";
+    write_file(set("JSON_MODEL", root / "model.json"), std::vector<std::uint8_t>(json.begin(), json.end()));
+    for (const auto& [name, spec] : std::vector<std::pair<std::string, std::string>>{
+             {"RESUME_HUGE", "784-125000-10"}, {"RESUME_BAD_SPEC", "784-0-10"}}) {
+      const fs::path run = set(name, root / ("resume-" + spec));
+      fs::create_directories(run);
+      save_checkpoint(run / "model.safetensors", model, {{"epochs_completed", "1"}});
+      SGD sgd(model, SgdOptions{.lr = 0.1});
+      const std::map<std::string, std::string> settings = {
+          {"model", spec}, {"dataset", "mnist"},     {"epochs", "2"},        {"lr", "0.1"},  {"batch_size", "16"},
+          {"optimizer", "sgd"}, {"momentum", "0"}, {"weight_decay", "0"}, {"seed", "1"}, {"val_fraction", "0.1"}};
+      save_resume_state(run / "resume.safetensors", sgd, ResumeState{1, {EpochStats{}}, settings});
+    }
+
     // Images: a digit-like blob, 1x1, blank, 30x30, a header of 20000x20000, a truncated PNG, a fake JPEG.
     GrayImage digit{28, 28, std::vector<std::uint8_t>(784, 0)};
     for (std::size_t r = 6; r < 22; ++r)
@@ -276,6 +332,17 @@ class Files {
     png.resize(png.size() / 2);
     write_file(set("TRUNCATED_PNG", root / "truncated.png"), png);
     write_file(set("FAKE_JPEG", root / "fake.jpg"), {0xFF, 0xD8, 0xFF, 0xE0, 0, 16, 'J', 'F', 'I', 'F', 0, 1, 2, 3});
+
+    // A FIFO (nothing ever writes to it), and a data directory whose training images are one.
+    if (::mkfifo(set("FIFO", root / "a-fifo").c_str(), 0644) != 0) throw std::runtime_error("mkfifo failed");
+    fs::create_directories(set("FIFO_DATA", root / "fifo-data"));
+    fs::copy(root / "data", root / "fifo-data", fs::copy_options::recursive);
+    for (const fs::directory_entry& e : fs::directory_iterator(root / "fifo-data"))
+      if (e.path().filename().string().starts_with("train-images")) {
+        fs::remove(e.path());
+        if (::mkfifo(e.path().c_str(), 0644) != 0) throw std::runtime_error("mkfifo failed");
+      }
+    set("OUT_NAME", root.filename());
   }
 
   std::string expand(std::string text) const {

@@ -269,6 +269,42 @@ TEST_F(CliEvalFashion, DataOfAnotherShapeIsRefusedNamingTheModel) {
   EXPECT_NE(run.err.find("30x30"), std::string::npos) << run.err;
 }
 
+// Outputs named through symbolic links are written through them: the file the link names gets the new contents and
+// the link stays a link (renaming the new file over the link used to replace it with a file). A link to nothing is
+// refused, and outputs that name the model leave it as it was.
+TEST_F(CliEvalFashion, OutputsGoThroughSymbolicLinksAndNeverOverInputs) {
+  fs::create_directories(out_ / "real");
+  const fs::path real = out_ / "real" / "confusion.png", link = out_ / "link.png";
+  write_file(real, {1, 2, 3});
+  fs::create_symlink(real, link);
+  CliRun run = run_cli("evaluate " + quoted(checkpoint()) + " " + data_flags() + " -o " + quoted(link));
+  ASSERT_EQ(run.code, 0) << run.err;
+  EXPECT_TRUE(fs::is_symlink(link));
+  const std::vector<std::uint8_t> png = read_file(real);
+  ASSERT_GT(png.size(), 8u);
+  EXPECT_EQ(png[1], 'P');
+  EXPECT_EQ(png[2], 'N');
+  EXPECT_EQ(png[3], 'G');
+
+  const fs::path dangling = out_ / "dangling.json";
+  fs::create_symlink(out_ / "nowhere" / "eval.json", dangling);
+  run = run_cli("evaluate " + quoted(checkpoint()) + " " + data_flags() + " --json " + quoted(dangling));
+  EXPECT_EQ(run.code, 1) << run.err;
+  EXPECT_EQ(line_count(run.err), 1u) << run.err;
+  EXPECT_NE(run.err.find(dangling.string()), std::string::npos) << run.err;
+
+  const std::vector<std::uint8_t> before = read_file(checkpoint());
+  const fs::path model_link = out_ / "model-link.safetensors";
+  fs::create_symlink(checkpoint(), model_link);
+  for (const std::string flag : {"-o", "--json"}) {
+    run = run_cli("evaluate " + quoted(checkpoint()) + " " + data_flags() + " " + flag + " " + quoted(model_link));
+    EXPECT_EQ(run.code, 1) << flag << ": " << run.err;
+    EXPECT_NE(run.err.find("which this command reads"), std::string::npos) << run.err;
+  }
+  EXPECT_EQ(read_file(checkpoint()), before);
+  EXPECT_TRUE(fs::is_symlink(model_link));
+}
+
 // Without --dataset or --data-dir, evaluate and predict read the data set the checkpoint records
 // (EvaluateDefaultsToTheCheckpointsDataSet): their help says so instead of showing mnist as the default.
 TEST(CliEvalHelp, DatasetDefaultIsTheCheckpoints) {

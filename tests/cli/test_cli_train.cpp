@@ -338,6 +338,346 @@ TEST_F(CliTrain, PlotRedrawsHistories) {
   EXPECT_EQ(hidden_files(dir), std::vector<std::string>{});
 }
 
+// ---- Runs and their directories: nothing is written, trained or mixed when a run is refused ----------------------
+// These need no installed data: a 28x28 data set of noise (300 train / 100 test images, labels 0..9) trains in well
+// under a second.
+
+std::vector<std::uint8_t> noise(std::size_t n, std::size_t seed) {
+  std::vector<std::uint8_t> v(n);
+  for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<std::uint8_t>((i * 7919 + seed * 104729) % 251);
+  return v;
+}
+std::vector<std::uint8_t> cycling_labels(std::size_t n) {
+  std::vector<std::uint8_t> v(n);
+  for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<std::uint8_t>(i % 10);
+  return v;
+}
+void write_noise_data(const fs::path& dir) {
+  write_dataset_dir(dir, 28, 28, noise(300 * 784, 1), cycling_labels(300), noise(100 * 784, 2), cycling_labels(100));
+}
+
+// The files directly in dir with their bytes: what a refused command must leave exactly as it was.
+std::map<std::string, std::vector<std::uint8_t>> snapshot(const fs::path& dir) {
+  std::map<std::string, std::vector<std::uint8_t>> files;
+  for (const auto& entry : fs::directory_iterator(dir))
+    if (entry.is_regular_file()) files[entry.path().filename().string()] = read_file(entry.path());
+  return files;
+}
+
+// Rewrites one "__metadata__" value of a safetensors file (the header is JSON after an 8-byte little-endian length).
+void set_safetensors_metadata(const fs::path& path, const std::string& key, const std::string& value) {
+  std::vector<std::uint8_t> bytes = read_file(path);
+  std::uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = n << 8 | bytes[static_cast<std::size_t>(i)];
+  json header = json::parse(std::string(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(n)));
+  header["__metadata__"][key] = value;
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');
+  std::vector<std::uint8_t> out;
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<std::uint8_t>(text.size() >> (8 * i)));
+  for (char c : text) out.push_back(static_cast<std::uint8_t>(c));
+  out.insert(out.end(), bytes.begin() + 8 + static_cast<std::ptrdiff_t>(n), bytes.end());
+  write_file(path, out);
+}
+
+TEST(CliPlotChecks, AHistoryWithoutAccuracyIsRefusedBeforeAnyChartIsReplaced) {
+  TempDir tmp;
+  const fs::path dir = tmp / "charts";
+  fs::create_directories(dir);
+  write_file(dir / "loss.png", {'o', 'l', 'd', '1'});
+  write_file(dir / "accuracy.png", {'o', 'l', 'd', '2'});
+  const auto before = snapshot(dir);
+  const fs::path history = tmp / "no-accuracy.json";
+  std::ofstream(history) << R"({"model":"a","epochs":[{"epoch":1,"train_loss":1.5,"val_accuracy":null},)"
+                         << R"({"epoch":2,"train_loss":1.2,"val_accuracy":null}]})";
+  CliRun run = run_cli("plot " + quoted(history) + " -o " + quoted(dir));
+  EXPECT_EQ(run.code, 1) << run.err;
+  EXPECT_EQ(line_count(run.err), 1u) << run.err;
+  EXPECT_NE(run.err.find(history.string() + ": "), std::string::npos) << "names the input: " << run.err;
+  EXPECT_NE(run.err.find("val_accuracy"), std::string::npos) << run.err;
+  EXPECT_EQ(snapshot(dir), before) << "a chart was replaced";
+
+  // The same for a loss series of nulls, named after a good history: the good one is not drawn alone either.
+  const fs::path no_loss = tmp / "no-loss.json";
+  std::ofstream(no_loss) << R"({"model":"b","epochs":[{"epoch":1,"train_loss":null,"val_accuracy":0.5}]})";
+  const fs::path good = tmp / "good.json";
+  std::ofstream(good) << R"({"model":"c","epochs":[{"epoch":1,"train_loss":0.9,"val_accuracy":0.5}]})";
+  run = run_cli("plot " + quoted(good) + " " + quoted(no_loss) + " -o " + quoted(dir));
+  EXPECT_EQ(run.code, 1) << run.err;
+  EXPECT_NE(run.err.find(no_loss.string() + ": "), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("train_loss"), std::string::npos) << run.err;
+  EXPECT_EQ(snapshot(dir), before) << "a chart was replaced";
+}
+
+TEST(CliPlotChecks, EmptyEpochsAreRefusedWithoutMakingTheDirectory) {
+  TempDir tmp;
+  const fs::path history = tmp / "empty-epochs.json";
+  std::ofstream(history) << R"({"model":"a","epochs":[]})";
+  const fs::path dir = tmp / "charts";
+  CliRun run = run_cli("plot " + quoted(history) + " -o " + quoted(dir));
+  EXPECT_EQ(run.code, 1) << run.err;
+  EXPECT_EQ(line_count(run.err), 1u) << run.err;
+  EXPECT_NE(run.err.find(history.string() + ": \"epochs\" is empty"), std::string::npos) << run.err;
+  EXPECT_FALSE(fs::exists(dir));
+}
+
+TEST(CliRunChecks, CompareChecksEveryModelAgainstTheDataBeforeTrainingAny) {
+  TempDir tmp;
+  write_noise_data(tmp / "data");
+  const fs::path out = tmp / "cmp";
+  CliRun run = run_cli("compare --data-dir " + quoted(tmp / "data") + " --epochs 1 --models logistic,784-5 --out " +
+                       quoted(out));
+  EXPECT_EQ(run.code, 2) << run.err;
+  EXPECT_EQ(line_count(run.err), 1u) << run.err;
+  EXPECT_NE(run.err.find("'784-5' has 5 outputs"), std::string::npos) << run.err;
+  EXPECT_EQ(run.out.find("test accuracy"), std::string::npos) << "a model was trained: " << run.out;
+  EXPECT_FALSE(fs::exists(out)) << "a directory was made for a refused run";
+
+  // Inputs too: 784-32-10 does not take 14x14 images; nothing is trained before that is known.
+  write_dataset_dir(tmp / "data14", 14, 14, noise(300 * 196, 1), cycling_labels(300), noise(100 * 196, 2),
+                    cycling_labels(100));
+  run = run_cli("compare --data-dir " + quoted(tmp / "data14") + " --epochs 1 --models 196-10,784-32-10 --out " +
+                quoted(out));
+  EXPECT_EQ(run.code, 2) << run.err;
+  EXPECT_NE(run.err.find("'784-32-10' takes 784 inputs"), std::string::npos) << run.err;
+  EXPECT_FALSE(fs::exists(out));
+}
+
+TEST(CliRunChecks, TrainMakesNoDirectoryForAModelThatDoesNotFit) {
+  TempDir tmp;
+  write_noise_data(tmp / "data");
+  const fs::path out = tmp / "run";
+  CliRun run = run_cli("train --data-dir " + quoted(tmp / "data") + " --model 784-5 --out " + quoted(out));
+  EXPECT_EQ(run.code, 2) << run.err;
+  EXPECT_EQ(line_count(run.err), 1u) << run.err;
+  EXPECT_NE(run.err.find("--model 784-5 has 5 outputs"), std::string::npos) << run.err;
+  EXPECT_FALSE(fs::exists(out));
+}
+
+TEST(CliRunChecks, TrainRefusesSplitsThatDisagreeBeforeTraining) {
+  TempDir tmp;
+  // Train images 28x28, test images 14x14.
+  write_noise_data(tmp / "sizes");
+  write_file(tmp / "sizes" / "t10k-images-idx3-ubyte", idx_bytes(0x08, {100, 14, 14}, noise(100 * 196, 2)));
+  CliRun run = run_cli("train --data-dir " + quoted(tmp / "sizes") + " --model logistic --epochs 1 --out " +
+                       quoted(tmp / "run1"));
+  EXPECT_EQ(run.code, 1) << run.err;
+  EXPECT_EQ(line_count(run.err), 1u) << run.err;
+  EXPECT_NE(run.err.find((tmp / "sizes" / "t10k-images-idx3-ubyte").string() + ": test images are 14x14"),
+            std::string::npos)
+      << run.err;
+  EXPECT_NE(run.err.find("28x28"), std::string::npos) << run.err;
+  EXPECT_EQ(run.out.find("epoch 1/1"), std::string::npos) << "trained before the check: " << run.out;
+  EXPECT_FALSE(fs::exists(tmp / "run1"));
+
+  // Test labels beyond the train split's classes (train 0..9: 10 classes; a custom set's test split with an 11).
+  write_noise_data(tmp / "labels");
+  std::vector<std::uint8_t> labels = cycling_labels(100);
+  labels[42] = 11;
+  write_file(tmp / "labels" / "t10k-labels-idx1-ubyte", idx_bytes(0x08, {100}, labels));
+  run = run_cli("train --data-dir " + quoted(tmp / "labels") + " --model logistic --epochs 1 --out " +
+                quoted(tmp / "run2"));
+  EXPECT_EQ(run.code, 1) << run.err;
+  EXPECT_EQ(line_count(run.err), 1u) << run.err;
+  EXPECT_NE(run.err.find((tmp / "labels" / "t10k-labels-idx1-ubyte").string() + ": label 11 at index 42"),
+            std::string::npos)
+      << run.err;
+  EXPECT_EQ(run.out.find("epoch 1/1"), std::string::npos) << "trained before the check: " << run.out;
+  EXPECT_FALSE(fs::exists(tmp / "run2"));
+}
+
+TEST(CliRunChecks, TrainRefusesAnOutHoldingARunUnlessOverwrite) {
+  TempDir tmp;
+  write_noise_data(tmp / "data");
+  const fs::path out = tmp / "run";
+  const std::string train = "train --data-dir " + quoted(tmp / "data") + " --model logistic --out " + quoted(out);
+  CliRun run = run_cli(train + " --epochs 1");
+  ASSERT_EQ(run.code, 0) << run.err;
+  for (const char* name : {"model.safetensors", "history.json", "history.csv", "resume.safetensors", "loss.png", "accuracy.png"})
+    ASSERT_TRUE(fs::exists(out / name)) << name;
+  const auto before = snapshot(out);
+
+  // Again into the same directory: refused before the data is even loaded, the earlier run untouched.
+  run = run_cli(train + " --epochs 2");
+  EXPECT_EQ(run.code, 2) << run.err;
+  EXPECT_EQ(line_count(run.err), 1u) << run.err;
+  EXPECT_NE(run.err.find("--out " + out.string() + " already holds a run"), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("--resume " + out.string()), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("--overwrite"), std::string::npos) << run.err;
+  EXPECT_EQ(run.out, "") << "started: " << run.out;
+  EXPECT_EQ(snapshot(out), before);
+
+  // Charts alone count too (and without a resume state there is nothing to --resume).
+  const fs::path charts = tmp / "charts";
+  fs::create_directories(charts);
+  write_file(charts / "accuracy.png", {1, 2, 3});
+  run = run_cli("train --data-dir " + quoted(tmp / "data") + " --model logistic --epochs 1 --out " + quoted(charts));
+  EXPECT_EQ(run.code, 2) << run.err;
+  EXPECT_NE(run.err.find("accuracy.png"), std::string::npos) << run.err;
+  EXPECT_EQ(run.err.find("--resume"), std::string::npos) << run.err;
+
+  // --overwrite replaces it, and first removes every file of the earlier run: interrupted before its first epoch,
+  // the new run leaves none of the old charts or history beside nothing of its own.
+  run = run_cli(train + " --epochs 1 --overwrite --stop-after-batches 1");
+  EXPECT_EQ(run.code, 130) << run.err;
+  ASSERT_TRUE(fs::is_directory(out));
+  EXPECT_EQ(snapshot(out), (std::map<std::string, std::vector<std::uint8_t>>{})) << "stale files of the earlier run";
+  run = run_cli(train + " --overwrite --epochs 2");
+  ASSERT_EQ(run.code, 0) << run.err;
+  EXPECT_EQ(json_of(out / "history.json")["epochs"].size(), 2u);
+  expect_png(out / "accuracy.png", 800, 560);
+
+  // --overwrite and --resume contradict each other.
+  run = run_cli("train --resume " + quoted(out) + " --overwrite");
+  EXPECT_EQ(run.code, 2) << run.err;
+  EXPECT_NE(run.err.find("--overwrite"), std::string::npos) << run.err;
+}
+
+// Without --out the same command run again keeps the earlier run and writes beside it: runs/<model>, then
+// runs/<model>-2 (compare: runs/compare, runs/compare-2), never refused and never overwritten.
+TEST(CliRunChecks, DefaultOutputDirectoriesAreNumberedInsteadOfReused) {
+  TempDir tmp, cwd;
+  write_noise_data(tmp / "data");
+  const std::string data = " --data-dir " + quoted(tmp / "data") + " --epochs 1";
+  const fs::path runs = cwd.path() / "runs";
+  CliRun run = run_cli("train --model logistic" + data, 60, cwd.path().string());
+  ASSERT_EQ(run.code, 0) << run.err;
+  const auto first = snapshot(runs / "logistic");
+  ASSERT_FALSE(first.empty());
+  run = run_cli("train --model logistic" + data, 60, cwd.path().string());
+  ASSERT_EQ(run.code, 0) << run.err;
+  EXPECT_NE(run.out.find("-> runs/logistic-2"), std::string::npos) << run.out;
+  EXPECT_TRUE(fs::exists(runs / "logistic-2" / "model.safetensors"));
+  EXPECT_EQ(snapshot(runs / "logistic"), first) << "the earlier run was touched";
+  EXPECT_FALSE(fs::exists(runs / "logistic-3"));
+
+  for (const char* dir : {"compare", "compare-2"}) {
+    run = run_cli("compare --models logistic" + data, 60, cwd.path().string());
+    ASSERT_EQ(run.code, 0) << run.err;
+    EXPECT_TRUE(fs::exists(runs / dir / "summary.md")) << dir;
+    EXPECT_TRUE(fs::exists(runs / dir / "logistic" / "model.safetensors")) << dir;
+  }
+  // --overwrite without --out replaces the default directory itself.
+  run = run_cli("train --model logistic --overwrite" + data, 60, cwd.path().string());
+  ASSERT_EQ(run.code, 0) << run.err;
+  EXPECT_NE(run.out.find("-> runs/logistic\n"), std::string::npos) << run.out;
+  EXPECT_FALSE(fs::exists(runs / "logistic-3"));
+}
+
+TEST(CliRunChecks, CompareRefusesWhenAnyModelsDirectoryHoldsARun) {
+  TempDir tmp;
+  write_noise_data(tmp / "data");
+  const fs::path out = tmp / "cmp";
+  fs::create_directories(out / "hidden");
+  const std::string old_history = R"({"model":"hidden","epochs":[]})";
+  std::ofstream(out / "hidden" / "history.json") << old_history;
+  const std::string compare = "compare --data-dir " + quoted(tmp / "data") + " --models logistic,hidden --epochs 1 --out " + quoted(out);
+  CliRun run = run_cli(compare);
+  EXPECT_EQ(run.code, 2) << run.err;
+  EXPECT_EQ(line_count(run.err), 1u) << run.err;
+  EXPECT_NE(run.err.find((out / "hidden").string() + " already holds a run's files (history.json)"), std::string::npos)
+      << run.err;
+  EXPECT_NE(run.err.find("--overwrite"), std::string::npos) << run.err;
+  EXPECT_FALSE(fs::exists(out / "logistic")) << "logistic was trained before the refusal";
+  EXPECT_EQ(text_of(out / "hidden" / "history.json"), old_history);
+
+  run = run_cli(compare + " --overwrite");
+  ASSERT_EQ(run.code, 0) << run.err;
+  EXPECT_EQ(json_of(out / "hidden" / "history.json")["epochs"].size(), 1u);
+  EXPECT_TRUE(fs::exists(out / "summary.md"));
+
+  // The finished compare's own files count too.
+  run = run_cli("compare --data-dir " + quoted(tmp / "data") + " --models 784-10 --epochs 1 --out " + quoted(out));
+  EXPECT_EQ(run.code, 2) << run.err;
+  EXPECT_NE(run.err.find("summary.md"), std::string::npos) << run.err;
+  EXPECT_FALSE(fs::exists(out / "784-10"));
+}
+
+// A run of 4 epochs stopped after 2 (3 batches per epoch of 270 images in batches of 128), its data directory given
+// relative to the working directory tmp.
+class CliResume : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    write_noise_data(tmp_ / "data");
+    CliRun run = run_cli("train --data-dir data --model hidden --epochs 4 --lr 0.05 --momentum 0.5 --seed 5 "
+                         "--stop-after-batches 7 --out run",
+                         60, tmp_.path().string());
+    ASSERT_EQ(run.code, 130) << run.err;
+    ASSERT_EQ(json_of(dir() / "history.json")["epochs"].size(), 2u);
+  }
+  fs::path dir() const { return tmp_ / "run"; }
+  CliRun resume(const std::string& flags, const std::string& cwd = "") {
+    return run_cli("train --resume " + quoted(dir()) + " " + flags, 60, cwd.empty() ? tmp_.path().string() : cwd);
+  }
+  TempDir tmp_;
+};
+
+TEST_F(CliResume, FlagsThatWouldChangeTheRunAreRefusedNamingTheSavedValue) {
+  write_noise_data(tmp_ / "other-data");
+  const auto before = snapshot(dir());
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"--lr 0.5", "lr 0.05"},
+      {"--batch-size 64", "batch-size 128"},
+      {"--optimizer adam", "optimizer sgd"},
+      {"--seed 9", "seed 5"},
+      {"--val-fraction 0.2", "val-fraction 0.1"},
+      {"--momentum 0.9", "momentum 0.5"},
+      {"--weight-decay 0.01", "weight-decay 0"},
+      {"--model hidden-relu", "model hidden"},
+      {"--dataset mnist", "dataset custom"},
+      {"--data-dir other-data", (tmp_ / "data").string()},
+      {"--epochs 1", "already completed 2 epochs"},
+  };
+  for (const auto& [flags, saved] : cases) {
+    CliRun run = resume(flags);
+    EXPECT_EQ(run.code, 2) << flags << ": " << run.err;
+    EXPECT_EQ(line_count(run.err), 1u) << flags << ": " << run.err;
+    EXPECT_EQ(run.err.rfind("mnist: usage error: " + flags, 0), 0u) << "names the flag: " << run.err;
+    EXPECT_NE(run.err.find(saved), std::string::npos) << flags << ": names the saved value: " << run.err;
+    EXPECT_EQ(run.out, "") << flags << ": started: " << run.out;
+  }
+  EXPECT_EQ(snapshot(dir()), before) << "a refused resume changed the run";
+
+  // Flags equal to the saved values are accepted; --epochs 3 (between done and the total) ends the run at 3; from
+  // another working directory, where the relative --data-dir of the first run means nothing.
+  CliRun run = resume("--lr 0.05 --seed 5 --model hidden --data-dir " + quoted(tmp_ / "data") + " --epochs 3",
+                      (tmp_ / "other-data").string());
+  ASSERT_EQ(run.code, 0) << run.err;
+  EXPECT_EQ(json_of(dir() / "history.json")["epochs"].size(), 3u);
+}
+
+TEST_F(CliResume, ResumesFromAnotherWorkingDirectory) {
+  TempDir elsewhere;
+  CliRun run = resume("--epochs 5", elsewhere.path().string());
+  ASSERT_EQ(run.code, 0) << run.err;
+  EXPECT_EQ(json_of(dir() / "history.json")["epochs"].size(), 5u);
+}
+
+TEST_F(CliResume, BadSavedValuesAreErrorsOfTheResumeFile) {
+  const std::string file = (dir() / "resume.safetensors").string();
+  // Out of the flag's range.
+  set_safetensors_metadata(dir() / "resume.safetensors", "batch_size", "99999999999");
+  CliRun run = resume("");
+  EXPECT_EQ(run.code, 1) << run.err;
+  EXPECT_EQ(line_count(run.err), 1u) << run.err;
+  EXPECT_EQ(run.err.rfind("mnist: error: " + file + ": saved batch_size 99999999999", 0), 0u) << run.err;
+  // In range but larger than the training split.
+  set_safetensors_metadata(dir() / "resume.safetensors", "batch_size", "1000");
+  run = resume("");
+  EXPECT_EQ(run.code, 1) << run.err;
+  EXPECT_EQ(run.err.rfind("mnist: error: " + file + ": saved batch_size 1000 is larger", 0), 0u) << run.err;
+  // The data directory is gone: the resume file's saved directory is named, and --data-dir may give its new place.
+  set_safetensors_metadata(dir() / "resume.safetensors", "batch_size", "128");
+  fs::rename(tmp_ / "data", tmp_ / "moved");
+  run = resume("");
+  EXPECT_EQ(run.code, 1) << run.err;
+  EXPECT_EQ(run.err.rfind("mnist: error: " + file + ": the run's data directory " + (tmp_ / "data").string(), 0), 0u)
+      << run.err;
+  run = resume("--data-dir moved");
+  ASSERT_EQ(run.code, 0) << run.err;
+  EXPECT_EQ(json_of(dir() / "history.json")["epochs"].size(), 4u);
+}
+
 TEST(CliPlotActivation, WritesReluFigure) {
   TempDir dir;
   const fs::path png = dir / "relu.png";

@@ -2,11 +2,13 @@
 // IDX files whose headers lie. Each is refused with one Error (UsageError for a spec) before anything big is
 // allocated, never a crash.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <random>
 
 #include "mnist/error.hpp"
@@ -14,6 +16,7 @@
 #include "mnist/image.hpp"
 #include "mnist/nn.hpp"
 #include "support/test_support.hpp"
+#include "util/files.hpp"
 
 using namespace mnist;
 using Bytes = std::vector<std::uint8_t>;
@@ -185,4 +188,38 @@ TEST(HostileInputs, GzipClaimWithinDeflateLimitButUntrueCostsWhatTheFileHolds) {
   }
   EXPECT_NE(message.find("truncated"), std::string::npos) << message;
   EXPECT_LT(peak_rss() - rss_before, std::size_t{200} << 20);
+}
+
+// Special files where a file is expected: a FIFO would block its reader (or a writer's rename would replace it),
+// a device would be read without end or replaced by a PNG. Refused with one Error naming the path; a symbolic link
+// to a regular file is written through, the link kept.
+TEST(HostileInputs, FifosAndDevicesAreRefusedAndLinksWrittenThrough) {
+  mnist::testing::TempDir dir;
+  const std::filesystem::path fifo = dir.path() / "fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
+  const Bytes bytes = {1, 2, 3};
+  auto expect_refused = [](const std::function<void()>& f, const std::string& path, const std::string& kind) {
+    try {
+      f();
+      ADD_FAILURE() << "accepted " << path;
+    } catch (const Error& e) {
+      EXPECT_EQ(std::string(e.what()), path + ": is " + kind + ", not a regular file");
+    }
+  };
+  expect_refused([&] { util::read_file_bytes(fifo); }, fifo.string(), "a FIFO");
+  expect_refused([&] { util::write_file_atomically(fifo, bytes); }, fifo.string(), "a FIFO");
+  expect_refused([&] { read_idx(fifo); }, fifo.string(), "a FIFO");
+  EXPECT_TRUE(std::filesystem::is_fifo(fifo));
+  expect_refused([] { util::read_file_bytes("/dev/zero"); }, "/dev/zero", "a device");
+  const std::filesystem::path fifo_link = dir.path() / "fifo-link";
+  std::filesystem::create_symlink(fifo, fifo_link);
+  expect_refused([&] { util::write_file_atomically(fifo_link, bytes); }, fifo_link.string(), "a FIFO");
+
+  const std::filesystem::path target = dir.path() / "target.bin", link = dir.path() / "link.bin";
+  mnist::testing::write_file(target, {9});
+  std::filesystem::create_symlink(target, link);
+  util::write_file_atomically(link, bytes);
+  EXPECT_TRUE(std::filesystem::is_symlink(link));
+  EXPECT_EQ(mnist::testing::read_file(target), bytes);
+  EXPECT_EQ(util::read_file_bytes(link), bytes);
 }

@@ -2,14 +2,18 @@
 // (issue 6, item 3): every bad file is refused with one Error whose message names the tensor (or key) at fault,
 // and a failed load leaves the model untouched.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <functional>
 
+#include "mnist/checkpoint.hpp"
 #include "mnist/error.hpp"
 #include "mnist/nn.hpp"
 #include "mnist/safetensors.hpp"
+#include "support/test_support.hpp"
 
 using namespace mnist;
 using Bytes = std::vector<std::uint8_t>;
@@ -52,9 +56,9 @@ std::vector<Case> hostile_files() {
   return {
       {"empty file", {}, {"8"}},
       {"7 bytes", Bytes(7, 0), {"8"}},
-      {"header length over 100 MB", file_with("{}", 0, 100'000'001), {"100 MB"}},
-      {"header length 2^64-1", file_with("{}", 0, ~0ull - 1), {"100 MB"}},
-      {"header length beyond the file", file_with("{}", 0, 1000), {"1000"}},
+      {"header length over 100 MB", file_with("{}", 0, 100'000'001), {"not a safetensors file", "100000001"}},
+      {"header length 2^64-1", file_with("{}", 0, ~0ull - 1), {"not a safetensors file"}},
+      {"header length beyond the file", file_with("{}", 0, 1000), {"not a safetensors file", "1000"}},
       {"header not JSON", file_with("{\"a\":", 0), {"JSON"}},
       {"header a JSON array", file_with("[1,2]", 0), {"object"}},
       {"entry not an object", file_with("{\"w\":5}", 0), {"'w'"}},
@@ -203,4 +207,141 @@ TEST(SafetensorsHostile, DuplicateKeyInsideAnEntryIsRefused) {
   EXPECT_NE(parse_error(file_with(dup, 4)).find("'w'"), std::string::npos);
   const std::string dup_meta = "{\"__metadata__\":{\"model\":\"logistic\",\"model\":\"hidden\"}}";
   EXPECT_NE(parse_error(file_with(dup_meta, 0)).find("'model'"), std::string::npos);
+}
+
+// ---- Reading piece by piece, and checkpoints checked against their header before anything is built ----
+
+namespace {
+namespace fs = std::filesystem;
+
+// The process's peak resident size so far, in MB (each CTest case runs in its own process).
+double peak_rss_mb() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;  // KB on Linux
+}
+
+// A sparse file of size bytes (it takes no disk) starting with the 8 bytes of header_length.
+void write_sparse(const fs::path& path, std::uintmax_t size, std::uint64_t header_length) {
+  Bytes first8(8);
+  std::memcpy(first8.data(), &header_length, 8);
+  mnist::testing::write_file(path, first8);
+  fs::resize_file(path, size);
+}
+
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const UsageError& e) {
+    return std::string("UsageError: ") + e.what();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// A checkpoint of "784-32-10" whose metadata claims the model spec model: 100 KB on disk.
+fs::path checkpoint_claiming(const fs::path& dir, const std::string& model) {
+  Model small = make_model("784-32-10", 1);
+  save_state_dict(dir / "claims.safetensors", small, {{"model", model}});
+  return dir / "claims.safetensors";
+}
+}  // namespace
+
+// Regression: every file was read whole before its first 8 bytes were looked at: 1 GB of anything given as a model
+// cost 1 GB and seconds. Now the header length is checked against the file's size, then the header is read and
+// checked, and only then the rest.
+TEST(SafetensorsHostile, AFileThatIsNotSafetensorsIsRefusedFromItsFirstBytes) {
+  mnist::testing::TempDir dir;
+  const double before = peak_rss_mb();
+  write_sparse(dir / "zeros.safetensors", 300u << 20, 0);  // header length 0: no JSON at all
+  const std::string zeros = error_of([&] { SafetensorsFile::read(dir / "zeros.safetensors"); });
+  EXPECT_NE(zeros.find("zeros.safetensors: header is not valid JSON"), std::string::npos) << zeros;
+  // A length under the file's size but over the reference limit: refused without reading the 150 MB.
+  write_sparse(dir / "long.safetensors", 300u << 20, 150'000'000);
+  const std::string long_header = error_of([&] { SafetensorsFile::read(dir / "long.safetensors"); });
+  EXPECT_NE(long_header.find("long.safetensors: not a safetensors file (header length 150000000 exceeds 100 MB)"),
+            std::string::npos)
+      << long_header;
+  EXPECT_LT(peak_rss_mb() - before, 100.0) << "the files were read whole";
+}
+
+// Regression: a JSON or PNG file given as a model said "header length 8386094078871210619 exceeds 100 MB".
+TEST(SafetensorsHostile, JsonOrPngIsNotASafetensorsFile) {
+  const std::string json = "{\"model\": \"hidden-relu\"}\n";
+  const Bytes png = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R'};
+  for (const Bytes& bytes : {Bytes(json.begin(), json.end()), png}) {
+    const std::string message = parse_error(bytes);
+    EXPECT_EQ(message.rfind("evil.safetensors: not a safetensors file (header length ", 0), 0u) << message;
+    EXPECT_NE(message.find("exceeds the file's " + std::to_string(bytes.size() - 8) + " bytes"), std::string::npos)
+        << message;
+  }
+}
+
+TEST(SafetensorsHostile, AHeaderReadAloneGivesNoTensorBytes) {
+  mnist::testing::TempDir dir;
+  Model small = small_model();
+  save_state_dict(dir / "m.safetensors", small);
+  const SafetensorsFile header = SafetensorsFile::read_header(dir / "m.safetensors");
+  EXPECT_EQ(header.at("layer1.weight").shape, (Shape{3, 4}));
+  EXPECT_EQ(header.metadata("model"), "4-3-2");
+  EXPECT_NE(error_of([&] { header.to_tensor("layer1.weight"); }).find("only the header was read"), std::string::npos);
+  // read() hands the same header to its check before reading the bytes; the check can refuse the file.
+  const std::string refused = error_of([&] {
+    SafetensorsFile::read(dir / "m.safetensors", [](const SafetensorsFile& h) {
+      if (h.contains("layer2.bias")) throw Error(h.source() + ": refused by the check");
+    });
+  });
+  EXPECT_NE(refused.find("refused by the check"), std::string::npos) << refused;
+  EXPECT_EQ(SafetensorsFile::read(dir / "m.safetensors", [](const SafetensorsFile&) {}).to_tensor("layer2.bias").numel(),
+            2u);
+}
+
+// Regression: a 31 KB checkpoint whose metadata says model=784-125000-10 reached 800 MB resident before failing:
+// make_model built the spec's 98 million parameters (and their gradients) before the tensors were compared with it.
+TEST(SafetensorsHostile, CheckpointClaimingAHugeModelIsRefusedBeforeItIsBuilt) {
+  mnist::testing::TempDir dir;
+  const fs::path path = checkpoint_claiming(dir.path(), "784-125000-10");
+  const double before = peak_rss_mb();
+  const std::string message = error_of([&] { load_checkpoint(path); });
+  EXPECT_EQ(message, path.string() + ": tensor 'layer1.weight' has shape [32, 784], model 784-125000-10 needs "
+                                     "[125000, 784]");
+  EXPECT_LT(peak_rss_mb() - before, 100.0) << "the model of the metadata was built";
+}
+
+// train --resume reads the spec from resume.safetensors and builds it: the same check, against model.safetensors.
+TEST(SafetensorsHostile, ASpecKeptElsewhereIsCheckedAgainstTheCheckpointBeforeItIsBuilt) {
+  mnist::testing::TempDir dir;
+  Model small = make_model("784-32-10", 1);
+  save_checkpoint(dir / "model.safetensors", small, {});
+  const fs::path path = dir / "model.safetensors";
+  EXPECT_EQ(error_of([&] { check_checkpoint_holds(path, "784-32-10", "resume.safetensors: metadata \"model\""); }), "");
+  const double before = peak_rss_mb();
+  EXPECT_EQ(error_of([&] { check_checkpoint_holds(path, "784-125000-10", "resume.safetensors: metadata \"model\""); }),
+            path.string() + ": tensor 'layer1.weight' has shape [32, 784], model 784-125000-10 needs [125000, 784]");
+  EXPECT_LT(peak_rss_mb() - before, 100.0);
+  const std::string bad = error_of([&] { check_checkpoint_holds(path, "784-0-10", "resume.safetensors: metadata \"model\""); });
+  EXPECT_EQ(bad.rfind("resume.safetensors: metadata \"model\" is not a valid model spec: model spec '784-0-10'", 0), 0u)
+      << bad;
+}
+
+// Regression: what a checkpoint holds is the file's fault, never a usage error: a bare state dict whose
+// layer1.weight is [0, 784] gave "usage error: model spec '784-0': width 0 ...", naming no file.
+TEST(SafetensorsHostile, ACheckpointsContentsAreRuntimeErrorsNamingTheFile) {
+  mnist::testing::TempDir dir;
+  SafetensorsWriter zero;
+  zero.add("layer1.weight", {0, 784}, std::span<const float>());
+  zero.add("layer1.bias", {0}, std::span<const float>());
+  zero.save(dir / "zero.safetensors");
+  EXPECT_EQ(error_of([&] { load_checkpoint(dir / "zero.safetensors"); }),
+            (dir / "zero.safetensors").string() + ": tensor 'layer1.weight' has shape [0, 784]: a layer of width 0 "
+                                                  "makes no model");
+  // Metadata "model" that is no spec, with a line break: one line naming the file.
+  const fs::path odd = checkpoint_claiming(dir.path(), "784-\n32-10");
+  const std::string odd_error = error_of([&] { load_checkpoint(odd); });
+  EXPECT_EQ(odd_error.rfind(odd.string() + ": metadata \"model\" is not a valid model spec: ", 0), 0u) << odd_error;
+  EXPECT_EQ(odd_error.find('\n'), std::string::npos) << odd_error;
+  // The caller's --model is still the caller's: a usage error.
+  EXPECT_EQ(error_of([&] { load_checkpoint(dir / "zero.safetensors", "784-0-10"); }).rfind("UsageError: ", 0), 0u);
 }

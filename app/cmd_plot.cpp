@@ -44,7 +44,7 @@ void run_plot(const PlotOptions& o) {
   const std::vector<std::string> labels = labels_for(o.histories, runs);
   std::vector<std::pair<std::string, const RunRecord*>> series;
   for (std::size_t i = 0; i < runs.size(); ++i) series.emplace_back(labels[i], &runs[i]);
-  std::filesystem::create_directories(o.out);
+  create_output_dir(o.out);
   write_charts(o.out, series);
   const std::filesystem::path out = o.out;
   fmt::print("wrote {} and {} ({} run{})\n", (out / "loss.png").string(), (out / "accuracy.png").string(), runs.size(),

@@ -1,6 +1,28 @@
 #include "common_options.hpp"
 
+#include <algorithm>
+#include <cctype>
+#include <string>
+
 namespace mnist::cli {
+
+namespace {
+CLI::Validator web_url_validator() {
+  // The downloader speaks only http and https (also after redirects): anything else would fail for every file,
+  // in one long error per file, after the data directory was made.
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        const std::size_t sep = text.find("://");
+        std::string scheme = text.substr(0, sep);
+        std::transform(scheme.begin(), scheme.end(), scheme.begin(), [](unsigned char c) { return std::tolower(c); });
+        const bool web = sep != std::string::npos && (scheme == "http" || scheme == "https");
+        if (!web || sep + 3 >= text.size() || text[sep + 3] == '/')
+          return "'" + text + "' is not an http:// or https:// URL with a host";
+        return {};
+      },
+      "");
+}
+}  // namespace
 
 void add_data_options(CLI::App& command, CommonOptions& options, const std::string& default_dataset) {
   options.data.dataset = default_dataset;
@@ -17,6 +39,7 @@ void add_data_options(CLI::App& command, CommonOptions& options, const std::stri
   command.add_flag("--download", options.data.download, "Download the data set into ./data/<name>/ when not found");
   command.add_option("--mirror", options.data.mirrors, "Base URL to download from (repeatable; replaces the built-in mirrors)")
       ->type_name("URL")
+      ->check(web_url_validator())
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
       ->allow_extra_args(false);
   // A directory given without --dataset is not assumed to hold MNIST: reading it as custom names no wrong classes.

@@ -39,6 +39,12 @@ void check_distinct_outputs(const std::string& flag_a, const std::string& a, con
   if (same_path(a, b)) throw UsageError(flag_a + " and " + flag_b + " name the same file, " + a);
 }
 
+void create_output_dir(const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw Error(dir.string() + ": cannot create the directory: " + ec.message());
+}
+
 void check_output_dir(const std::string& flag, const std::string& path) {
   namespace fs = std::filesystem;
   if (path.empty()) throw UsageError(flag + ": the directory name is empty");

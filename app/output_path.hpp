@@ -1,5 +1,6 @@
 // Checking where an output file will go before any work is done, so that a long run does not end in "cannot write".
 #pragma once
+#include <filesystem>
 #include <string>
 
 namespace mnist::cli {
@@ -20,6 +21,9 @@ void check_not_input(const std::string& flag, const std::string& output, const s
 /// UsageError when two output flags name the same file (the second write would replace the first).
 void check_distinct_outputs(const std::string& flag_a, const std::string& a, const std::string& flag_b,
                             const std::string& b);
+
+/// Creates dir and its parents; Error naming dir and the reason when that fails (not the raw filesystem_error).
+void create_output_dir(const std::filesystem::path& dir);
 
 /// For an output directory (created later, with its parents): UsageError naming flag when path is empty, Error
 /// naming path when it exists and is not a directory.

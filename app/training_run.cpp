@@ -15,6 +15,7 @@
 #include "mnist/optim.hpp"
 #include "mnist/safetensors.hpp"
 #include "mnist/train.hpp"
+#include "output_path.hpp"
 #include "progress.hpp"
 
 namespace mnist::cli {
@@ -332,7 +333,7 @@ RunResult run_training(const TrainingFlags& f, const std::string& spec, const Pr
   result.parameters = model.parameters().size();
   // Only now, with the model built (and any resume state read), is the directory made: a run refused by a check
   // leaves none behind.
-  std::filesystem::create_directories(out);
+  create_output_dir(out);
   const std::size_t total = static_cast<std::size_t>(f.epochs);
   const std::string data_root = std::filesystem::absolute(data.train.root()).lexically_normal().string();
 

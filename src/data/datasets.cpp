@@ -92,6 +92,7 @@ std::vector<std::string> numbered_classes(std::size_t count) {
 // Fetches into dir every file of the data set that is not there yet.
 void download_missing(const DatasetInfo& info, const fs::path& dir, const std::vector<std::string>& mirrors) {
   std::error_code ec;
+  const bool made = !fs::exists(dir, ec);
   fs::create_directories(dir, ec);
   if (ec) throw Error(fmt::format("{}: cannot create directory: {}", dir.string(), ec.message()));
   // Every missing file is attempted even when one fails, so that what can be had is there afterwards.
@@ -106,7 +107,10 @@ void download_missing(const DatasetInfo& info, const fs::path& dir, const std::v
       failures += (failures.empty() ? "" : "; ") + std::string(e.what());
     }
   }
-  if (!failures.empty()) throw Error(failures);
+  if (!failures.empty()) {
+    if (made && fs::is_empty(dir, ec)) fs::remove(dir, ec);  // nothing fetched: no empty data/<name> left behind
+    throw Error(failures);
+  }
 }
 
 Dataset builtin(const std::string& name, const fs::path& root, bool train, bool download) {

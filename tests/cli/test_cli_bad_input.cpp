@@ -50,6 +50,11 @@ const std::vector<Case>& cases() {
       // info
       {"info --dataset ''", 2, "--dataset"},
       {"info --dataset cifar", 2, "cifar"},
+      // --mirror: only web URLs (the downloader refuses other protocols, file by file, after making the directory).
+      {"info --dataset kmnist --download --mirror ''", 2, "--mirror"},
+      {"info --dataset kmnist --download --mirror example.org/kmnist", 2, "example.org/kmnist"},
+      {"info --dataset kmnist --download --mirror file:///tmp/kmnist", 2, "file:///tmp/kmnist"},
+      {"info --dataset kmnist --download --mirror http://", 2, "http://"},
       {"info --data-dir {MISSING}", 1, "{MISSING}"},
       {"info --data-dir {EMPTY}", 1, "{EMPTY}"},
       {"info --data-dir {EMPTYDIR}", 1, "{EMPTYDIR}"},
@@ -215,6 +220,7 @@ const std::vector<Case>& cases() {
       {"train --data-dir {DATA} --resume ''", 2, "--resume"},
       {"train --data-dir {DATA} --out {TEXT}", 1, "{TEXT}"},
       {"compare --data-dir {DATA} --out ''", 2, "--out"},
+      {"train --data-dir {DATA} --model logistic --epochs 1 --out /proc/mnist-run", 1, "/proc/mnist-run: cannot create"},
       // train/compare/plot runs: refused before any training, nothing made or overwritten ({OUT} holds a
       // model.safetensors, so it counts as a run's directory).
       {"train --data-dir {DATA} --out {OUT}", 2, "--overwrite"},

@@ -230,4 +230,10 @@ TEST(Download, LocateWithDownloadFetchesIntoLocalRoot) {
   EXPECT_EQ(load_dataset_dir(root / "mnist", Split::Test, "mnist").size(), 10000u);
   for (const auto& entry : fs::directory_iterator(root / "mnist"))
     EXPECT_EQ(entry.path().filename().string().rfind('.', 0), std::string::npos) << "temporary left: " << entry.path();
+
+  // A mirror that serves nothing: the error, and no empty directory made for the data set.
+  options.dataset = "kmnist";
+  options.mirrors = {server.url() + "nothing-here/"};
+  EXPECT_THROW(locate_dataset(options), Error);
+  EXPECT_FALSE(fs::exists(root / "kmnist"));
 }

@@ -2,13 +2,12 @@
 
 #include <algorithm>
 #include <bit>
-#include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "data/byte_source.hpp"
 #include "mnist/error.hpp"
 #include "util/files.hpp"
 
@@ -51,34 +50,14 @@ std::uint64_t header_length(const std::uint8_t* first8, std::size_t file_size, c
   return n;
 }
 
-// A file read piece by piece, so that each piece is checked before the next is read (util::read_file_bytes reads
-// a file whole: 1 GB of anything passed as a model cost 1 GB before its first 8 bytes were looked at).
-class PieceReader {
- public:
-  explicit PieceReader(const std::filesystem::path& path) : source_(path.string()) {
-    std::error_code ec;
-    if (std::filesystem::is_directory(path, ec)) throw Error(source_ + ": is a directory, expected a file");
-    // Opening a FIFO would wait for a writer forever, and a device has no size to check a header length against.
-    util::refuse_special_file(path);
-    in_.open(path, std::ios::binary | std::ios::ate);
-    if (!in_) throw Error(source_ + ": cannot open: " + std::strerror(errno));
-    const std::streamoff size = in_.tellg();
-    if (size < 0) throw Error(source_ + ": cannot read");
-    size_ = static_cast<std::size_t>(size);
-    in_.seekg(0);
-  }
-  std::size_t size() const { return size_; }
-  // The next count bytes into out; an Error naming the file when it ends early (it shrank since it was opened).
-  void read(std::uint8_t* out, std::size_t count) {
-    if (count > 0 && !in_.read(reinterpret_cast<char*>(out), static_cast<std::streamsize>(count)))
-      throw Error(source_ + ": cannot read (the file ended early or changed while being read)");
-  }
-
- private:
-  std::string source_;
-  std::ifstream in_;
-  std::size_t size_ = 0;
-};
+// The next count bytes of a file read piece by piece (data::FileSource: it refuses directories and FIFOs, and knows
+// the file's size before anything is read), so that each piece is checked before the next is read
+// (util::read_file_bytes reads a file whole: 1 GB of anything passed as a model cost 1 GB before its first 8 bytes
+// were looked at). An Error naming the file when it ends early (it shrank since it was opened).
+void read_exact(data::FileSource& in, std::uint8_t* out, std::size_t count, const std::string& source) {
+  if (in.read(out, count) != count)
+    throw Error(source + ": cannot read (the file ended early or changed while being read)");
+}
 }  // namespace
 
 std::string to_string(DType dtype) {
@@ -122,13 +101,13 @@ SafetensorsFile SafetensorsFile::read_file(const std::filesystem::path& path, co
                                            bool data) {
   SafetensorsFile f;
   f.source_ = path.string();
-  PieceReader in(path);
-  const std::size_t size = in.size();
+  data::FileSource in(path);
+  const std::size_t size = in.input_size();
   std::uint8_t first8[8] = {};
-  if (size >= 8) in.read(first8, 8);
+  if (size >= 8) read_exact(in, first8, 8, f.source_);
   const std::uint64_t n = header_length(first8, size, f.source_);  // <= the file's size: safe to allocate
   std::vector<std::uint8_t> header(n);
-  in.read(header.data(), n);
+  read_exact(in, header.data(), n, f.source_);
   f.parse_header(reinterpret_cast<const char*>(header.data()), n, size - 8 - n);
   if (check_header) (*check_header)(f);
   if (!data) return f;
@@ -137,7 +116,7 @@ SafetensorsFile SafetensorsFile::read_file(const std::filesystem::path& path, co
   std::memcpy(f.bytes_.data(), first8, 8);
   if (n > 0) std::memcpy(f.bytes_.data() + 8, header.data(), n);
   header = {};
-  in.read(f.bytes_.data() + 8 + n, size - 8 - n);
+  read_exact(in, f.bytes_.data() + 8 + n, size - 8 - n, f.source_);
   return f;
 }
 

@@ -113,11 +113,12 @@ void run_train(TrainOptions& o, const CLI::App& command) {
       throw UsageError(fmt::format("--model {}: {}", o.model, e.what()));
     }
     if (command.count("--out") > 0) check_output_dir("--out", o.out);
-    if (o.out.empty() && !o.overwrite)
-      o.out = fresh_default_dir("runs/" + o.model, [](const std::filesystem::path& dir) {
+    if (o.out.empty()) {
+      const std::string base = "runs/" + o.model;
+      o.out = o.overwrite ? base : fresh_default_dir(base, [](const std::filesystem::path& dir) {
         return !existing_files(dir, run_files()).empty();
       });
-    if (o.out.empty()) o.out = "runs/" + o.model;
+    }
     check_out_is_free(o, command.count("--out") > 0);  // before the data is loaded
   }
   std::atomic<bool>& stop = install_stop_signal_handlers();

@@ -50,8 +50,7 @@ DataOptions data_options_for(const Checkpoint& checkpoint, const CheckpointOptio
     throw UsageError(fmt::format("{} was trained on a custom data set: give its directory with --data-dir DIR",
                                  options.model_path));
   // Any other name is the file's fault, not the caller's: a runtime error naming it (quoted as JSON: one line).
-  const std::vector<std::string> names = dataset_names();
-  if (std::find(names.begin(), names.end(), checkpoint.dataset) == names.end())
+  if (!is_dataset_name(checkpoint.dataset))
     throw Error(fmt::format(
         "{}: metadata \"dataset\" {} is not a known data set; give --dataset or --data-dir", options.model_path,
         nlohmann::json(checkpoint.dataset).dump(-1, ' ', true, nlohmann::json::error_handler_t::replace).substr(0, 80)));

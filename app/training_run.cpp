@@ -275,8 +275,7 @@ std::string read_resume_settings(const std::filesystem::path& dir, TrainingFlags
   if (f.optimizer == "adam" && f.momentum != 0.0)
     throw Error(src + ": saved momentum " + real_text(f.momentum) + " with optimizer adam (momentum is for sgd only)");
   f.common.data.dataset = saved_text(m, "dataset", src);
-  const std::vector<std::string> names = dataset_names();
-  if (f.common.data.dataset != "custom" && std::find(names.begin(), names.end(), f.common.data.dataset) == names.end())
+  if (f.common.data.dataset != "custom" && !is_dataset_name(f.common.data.dataset))
     throw Error(src + ": saved dataset '" + f.common.data.dataset.substr(0, 40) + "' is not a known data set");
   const std::string seed = saved_text(m, "seed", src);
   if (seed.empty() || seed.find_first_not_of("0123456789") != std::string::npos || seed.size() > 19)

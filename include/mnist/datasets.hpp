@@ -30,6 +30,8 @@ struct DatasetInfo {
 const DatasetInfo& dataset_info(std::string_view name);
 /// "mnist", "fashion-mnist", "kmnist"
 std::vector<std::string> dataset_names();
+/// Whether name is one of dataset_names().
+bool is_dataset_name(std::string_view name);
 
 /// Loads the split's two files (train-images-idx3-ubyte[.gz] / train-labels-idx1-ubyte[.gz], or t10k-...; the
 /// "train-images.idx3-ubyte" spelling too) from dir. A built-in name imposes 28x28 images and its class names;

@@ -45,8 +45,7 @@ Tensor Dataset::to_tensor(std::size_t i) const {
 
 std::string Dataset::summary() const {
   std::string title = name_;
-  for (const auto& known : dataset_names())
-    if (known == name_) title = dataset_info(known).title;
+  if (is_dataset_name(name_)) title = dataset_info(name_).title;
   return fmt::format("Dataset {}\n    Number of datapoints: {}\n    Root location: {}\n    Split: {}", title, size(),
                      root_.string(), split_ == Split::Train ? "Train" : "Test");
 }

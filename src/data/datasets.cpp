@@ -131,6 +131,11 @@ const DatasetInfo& dataset_info(std::string_view name) {
   throw UsageError(fmt::format("unknown dataset '{}' (valid: {})", name, join(dataset_names(), ", ")));
 }
 
+bool is_dataset_name(std::string_view name) {
+  const auto& all = builtin_datasets();
+  return std::any_of(all.begin(), all.end(), [name](const DatasetInfo& info) { return info.name == name; });
+}
+
 std::vector<std::string> dataset_names() {
   std::vector<std::string> names;
   for (const auto& info : builtin_datasets()) names.push_back(info.name);

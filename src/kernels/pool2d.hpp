@@ -1,0 +1,32 @@
+// 2-D max and average pooling (torch.nn.MaxPool2d / AvgPool2d: no padding, floor mode, count_include_pad moot),
+// NCHW. Each function handles planes [p0, p1) of the N·C planes, so the layer can split a batch into fixed chunks.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+namespace mnist::kernels {
+
+/// Input plane H x W, window K x K moved by stride: output plane OH x OW.
+struct Pool2dShape {
+  std::size_t H = 28, W = 28, K = 2, stride = 2;
+  std::size_t OH() const { return (H - K) / stride + 1; }  ///< needs H >= K
+  std::size_t OW() const { return (W - K) / stride + 1; }
+};
+
+/// y [planes, OH, OW] = max over each window of x [planes, H, W]; argmax [planes, OH·OW] records the index
+/// (within its input plane) of the FIRST maximum in row-major window order, as PyTorch does (NaN wins, as there).
+void maxpool2d_forward(std::span<float> y, std::span<std::uint32_t> argmax, std::span<const float> x,
+                       const Pool2dShape& s, std::size_t p0, std::size_t p1);
+/// dx [planes, H, W] of planes [p0, p1): zeroed, then dx[argmax] += dy (overlapping windows accumulate).
+void maxpool2d_backward(std::span<float> dx, std::span<const float> dy, std::span<const std::uint32_t> argmax,
+                        const Pool2dShape& s, std::size_t p0, std::size_t p1);
+
+/// y = the mean of each window.
+void avgpool2d_forward(std::span<float> y, std::span<const float> x, const Pool2dShape& s, std::size_t p0,
+                       std::size_t p1);
+/// dx of planes [p0, p1): zeroed, then each window's dy / K² added to its K² inputs.
+void avgpool2d_backward(std::span<float> dx, std::span<const float> dy, const Pool2dShape& s, std::size_t p0,
+                        std::size_t p1);
+
+}  // namespace mnist::kernels

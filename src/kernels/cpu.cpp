@@ -3,5 +3,6 @@
 namespace mnist::kernels {
 
 const bool kHaveAvx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+const bool kHaveAvx512 = __builtin_cpu_supports("avx512f");
 
 }  // namespace mnist::kernels

@@ -7,4 +7,7 @@ namespace mnist::kernels {
 /// (Read only at run time, after static initialisation.)
 extern const bool kHaveAvx2;
 
+/// The CPU has AVX-512F: the convolution kernels take 16-lane paths computing the same chains as the others.
+extern const bool kHaveAvx512;
+
 }  // namespace mnist::kernels

@@ -129,12 +129,13 @@ std::string saved_text(const std::map<std::string, std::string>& m, const std::s
 }  // namespace
 
 void check_model_fits(const std::string& what, const std::string& spec, const Dataset& train) {
-  std::size_t inputs = 0, outputs = 0;
-  for (const LayerSpec& layer : parse_model_spec(spec)) {
-    if (layer.kind != LayerSpec::Kind::Linear) continue;
-    if (inputs == 0) inputs = layer.in;
-    outputs = layer.out;
-  }
+  const std::vector<LayerSpec> layers = parse_model_spec(spec);
+  const std::size_t inputs = layers.front().in, outputs = layers.back().out;
+  const Shape& shape = layers.front().in_shape;
+  if (shape.size() == 3 && (shape[0] != 1 || shape[1] != train.rows() || shape[2] != train.cols()))
+    throw UsageError(fmt::format("{} takes {}x{}x{} images but the {} images are 1x{}x{}; start the spec with 1x{}x{}",
+                                 what, shape[0], shape[1], shape[2], train.name(), train.rows(), train.cols(),
+                                 train.rows(), train.cols()));
   if (inputs != train.image_size())
     throw UsageError(fmt::format("{} takes {} inputs but the {} images are {}x{} = {} pixels; start the spec with {} "
                                  "(e.g. {}-32-relu-{})",
@@ -328,6 +329,14 @@ RunResult run_training(const TrainingFlags& f, const std::string& spec, const Pr
                   std::to_string(state.epochs_completed) + " epochs); the run cannot be resumed exactly");
     first_epoch = state.epochs_completed;
     run.epochs = state.history;
+    // Dropout's masks continue from the saved count of training steps (0 for a state written before it was kept).
+    const auto steps = state.metadata.find("resume.dropout_steps");
+    std::uint64_t dropout_steps = 0;
+    if (steps != state.metadata.end() &&
+        (steps->second.empty() || steps->second.size() > 18 || steps->second.find_first_not_of("0123456789") != std::string::npos))
+      throw Error((resume->dir / "resume.safetensors").string() + ": metadata \"resume.dropout_steps\" is not a whole number");
+    if (steps != state.metadata.end()) dropout_steps = std::stoull(steps->second);
+    model.set_dropout_state(static_cast<std::uint64_t>(f.common.seed), dropout_steps);
   }
   result.parameters = model.parameters().size();
   // Only now, with the model built (and any resume state read), is the directory made: a run refused by a check
@@ -345,6 +354,7 @@ RunResult run_training(const TrainingFlags& f, const std::string& spec, const Pr
     // Absolute, so that --resume works from any working directory; the directory the data was found in, so that a
     // resumed run reads the same files even where a search would find others.
     state.metadata["resume.data_dir"] = data_root;
+    state.metadata["resume.dropout_steps"] = std::to_string(model.dropout_steps());
     save_resume_state(resume_path, *optimizer, state);
     set_throughput(run, train.size());
     write_history_json(out / "history.json", run);

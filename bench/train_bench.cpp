@@ -63,8 +63,11 @@ Flops flops_of(const mnist::Model& m) {
   Flops f;
   bool first = true;
   for (const mnist::LayerSpec& l : m.layers()) {
-    if (l.kind != mnist::LayerSpec::Kind::Linear) continue;
-    const double mac = static_cast<double>(l.in * l.out);
+    double mac = 0;
+    if (l.kind == mnist::LayerSpec::Kind::Linear) mac = static_cast<double>(l.in * l.out);
+    if (l.kind == mnist::LayerSpec::Kind::Conv2d)
+      mac = static_cast<double>(l.out * l.in_shape[0] * l.kernel * l.kernel);  // out values x C·K·K each
+    if (mac == 0) continue;
     f.val += 2 * mac;
     f.train += 2 * mac /*forward*/ + 2 * mac /*dweight*/ + (first ? 0 : 2 * mac) /*dinp*/;
     first = false;

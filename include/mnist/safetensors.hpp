@@ -118,7 +118,7 @@ class SafetensorsWriter {
   std::map<std::string, std::string> metadata_;
 };
 
-/// Saves model's parameters with PyTorch's names ("layer1.weight", ...), and metadata plus "model" = model.spec().
+/// Saves model's parameters and buffers with PyTorch's names ("layer1.weight", "bn1.running_mean", ...), and metadata plus "model" = model.spec().
 void save_state_dict(const std::filesystem::path& path, Model& model,
                      const std::map<std::string, std::string>& metadata = {});
 /// What load_state_dict checks, without a model: that file holds exactly the F32 tensors named prefix + name with
@@ -127,6 +127,9 @@ void save_state_dict(const std::filesystem::path& path, Model& model,
 /// Error naming the file and the first missing, extra or mis-shaped tensor. Reads only the header.
 void check_state_dict(const SafetensorsFile& file, const std::vector<std::pair<std::string, Shape>>& parameters,
                       const std::string& model, const std::string& prefix = "");
+/// The same for every state-dict entry of a model (parameters F32, buffers F32 or I64 as the entry says).
+void check_state_dict(const SafetensorsFile& file, const std::vector<StateEntry>& entries, const std::string& model,
+                      const std::string& prefix = "");
 /// Loads the tensors named prefix + parameter name into model. Throws Error naming the file and tensor for a
 /// missing tensor, a wrong shape or dtype, or (among names starting with prefix) a tensor the model does not have.
 void load_state_dict(const SafetensorsFile& file, Model& model, const std::string& prefix = "");

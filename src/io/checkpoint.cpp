@@ -94,7 +94,7 @@ std::string checked_spec(const SafetensorsFile& header, const std::string& model
     spec = infer_spec(header);
     layers = layers_from(spec, src + ": no \"model\" metadata, and the architecture its tensors' shapes give");
   }
-  check_state_dict(header, parameter_shapes(layers), spec);
+  check_state_dict(header, state_entries(layers), spec);
   return spec;
 }
 
@@ -205,7 +205,7 @@ Checkpoint load_checkpoint(const std::filesystem::path& path, const std::string&
 void check_checkpoint_holds(const std::filesystem::path& path, const std::string& spec,
                             const std::string& spec_source) {
   const std::vector<LayerSpec> layers = layers_from(spec, spec_source);
-  check_state_dict(SafetensorsFile::read_header(path), parameter_shapes(layers), spec);
+  check_state_dict(SafetensorsFile::read_header(path), state_entries(layers), spec);
 }
 
 void save_resume_state(const std::filesystem::path& path, Optimizer& optimizer, const ResumeState& state) {

@@ -335,38 +335,56 @@ void SafetensorsWriter::save(const std::filesystem::path& path) const { util::wr
 void save_state_dict(const std::filesystem::path& path, Model& model, const std::map<std::string, std::string>& metadata) {
   SafetensorsWriter w;
   for (const NamedParameter& p : model.named_parameters()) w.add(p.name, p.shape, std::span<const float>(p.value));
+  for (const NamedBuffer& b : model.named_buffers()) {
+    if (b.count.empty())
+      w.add(b.name, b.shape, std::span<const float>(b.value));
+    else
+      w.add(b.name, b.shape, std::span<const std::int64_t>(b.count));
+  }
   for (const auto& [k, v] : metadata) w.set_metadata(k, v);
   if (!model.spec().empty() && !metadata.count("model")) w.set_metadata("model", model.spec());
   w.save(path);
 }
 
-void check_state_dict(const SafetensorsFile& file, const std::vector<std::pair<std::string, Shape>>& parameters,
-                      const std::string& model, const std::string& prefix) {
+void check_state_dict(const SafetensorsFile& file, const std::vector<StateEntry>& entries, const std::string& model,
+                      const std::string& prefix) {
   std::set<std::string> wanted;
-  for (const auto& [name, shape] : parameters) wanted.insert(prefix + name);
+  for (const StateEntry& e : entries) wanted.insert(prefix + e.name);
   for (const TensorEntry& t : file.tensors())
     if (t.name.compare(0, prefix.size(), prefix) == 0 && !wanted.count(t.name))
       throw Error(file.source() + ": tensor '" + t.name + "' is not a parameter of model " + model);
-  // F32 and the shape fix the byte size too: parse checked end - begin == numel(shape) * dtype_size.
-  for (const auto& [param, shape] : parameters) {
-    const std::string name = prefix + param;
+  // The dtype and the shape fix the byte size too: parse checked end - begin == numel(shape) * dtype_size.
+  for (const StateEntry& e : entries) {
+    const std::string name = prefix + e.name;
     if (!file.contains(name)) throw Error(file.source() + ": missing tensor '" + name + "' of model " + model);
     const TensorEntry& t = file.at(name);
-    if (t.dtype != DType::F32)
-      throw Error(file.source() + ": tensor '" + name + "' is " + to_string(t.dtype) + ", expected F32");
-    if (t.shape != shape)
+    const DType want = e.int64 ? DType::I64 : DType::F32;
+    if (t.dtype != want)
+      throw Error(file.source() + ": tensor '" + name + "' is " + to_string(t.dtype) + ", expected " + to_string(want));
+    if (t.shape != e.shape)
       throw Error(file.source() + ": tensor '" + name + "' has shape " + shape_string(t.shape) + ", model " + model +
-                  " needs " + shape_string(shape));
+                  " needs " + shape_string(e.shape));
   }
 }
 
+void check_state_dict(const SafetensorsFile& file, const std::vector<std::pair<std::string, Shape>>& parameters,
+                      const std::string& model, const std::string& prefix) {
+  std::vector<StateEntry> entries;
+  for (const auto& [name, shape] : parameters) entries.push_back({name, shape});
+  check_state_dict(file, entries, model, prefix);
+}
+
 void load_state_dict(const SafetensorsFile& file, Model& model, const std::string& prefix) {
-  const std::vector<NamedParameter> params = model.named_parameters();
-  check_state_dict(file, model.parameter_shapes(), model.spec(), prefix);
+  check_state_dict(file, model.state_entries(), model.spec(), prefix);
   // Only now, with everything checked, overwrite: a failed load leaves the model untouched.
-  for (const NamedParameter& p : params) {
+  for (const NamedParameter& p : model.named_parameters()) {
     const std::span<const std::uint8_t> b = file.raw(prefix + p.name);
     std::memcpy(p.value.data(), b.data(), b.size());
+  }
+  for (const NamedBuffer& buf : model.named_buffers()) {
+    const std::span<const std::uint8_t> b = file.raw(prefix + buf.name);
+    std::memcpy(buf.count.empty() ? static_cast<void*>(buf.value.data()) : static_cast<void*>(buf.count.data()),
+                b.data(), b.size());
   }
 }
 

@@ -22,10 +22,10 @@ Span inside(std::size_t kx, const Conv2dShape& s) {
   return {std::min(lo, hi), hi};
 }
 
-// Scratch a chunk keeps between calls (grown once, never shrunk): the transposed gradient and weight gradient of
-// conv2d_backward_weight.
+// Scratch a chunk keeps between calls (grown once, never shrunk): the transposed gradient, the weight gradient and
+// one image's share of it, of conv2d_backward_weight.
 std::vector<float>& scratch(int which) {
-  thread_local std::vector<float> buffers[2];
+  thread_local std::vector<float> buffers[3];
   return buffers[which];
 }
 
@@ -82,10 +82,18 @@ void conv2d_forward(std::span<float> y, std::span<float> cols, std::span<const f
   for (std::size_t n = n0; n < n1; ++n) {
     const std::span<float> cols_n = cols.subspan(n * KK * P, KK * P);  // [C·K·K, OH·OW]
     im2col(cols_n, x.subspan(n * s.C * s.H * s.W, s.C * s.H * s.W), s);
-    // y_n [O, P] = b + W [O, KK] · cols_n [KK, P]
+    // y_n [O, P] = W [O, KK] · cols_n [KK, P], then + b
     tile_product({.c = y.data() + n * s.O * P, .ldc = P, .a = w.data(), .a_row = KK, .a_k = 1, .b = cols_n.data(),
-                  .ldb = P, .M = s.O, .J = P, .K = KK,
-                  .init = b.empty() ? TileProduct::Init::Zero : TileProduct::Init::Rows, .row_init = b.data()});
+                  .ldb = P, .M = s.O, .J = P, .K = KK, .init = TileProduct::Init::Zero});
+    // The bias last, as PyTorch's CPU convolution (oneDNN) adds it: with the bias first in each chain the rounding
+    // differs on every output, and on the cnn preset's SGD-momentum trajectory (pytorch-cnn/cnn.safetensors) that
+    // drifted 0.028 from PyTorch's step losses within 32 steps; summed first, the largest difference is 2e-5,
+    // PyTorch's own float32-vs-float64 distance.
+    if (!b.empty())
+      for (std::size_t o = 0; o < s.O; ++o) {
+        float* row = y.data() + (n * s.O + o) * P;
+        for (std::size_t q = 0; q < P; ++q) row[q] += b[o];
+      }
   }
 }
 
@@ -111,8 +119,10 @@ void conv2d_backward_weight(std::span<float> dw, std::span<float> db, std::span<
   // dyT [P, Oc] each image's gradient transposed, so that the product runs with unit stride.
   std::vector<float>& dwT = scratch(0);
   std::vector<float>& dyT = scratch(1);
+  std::vector<float>& image = scratch(2);
   dwT.resize((KK + 1) * Oc);
   dyT.resize(P * Oc);
+  image.resize((KK + 1) * Oc);
   for (std::size_t o = o0; o < o1; ++o) {
     for (std::size_t r = 0; r < KK; ++r) dwT[r * Oc + o - o0] = dw[o * KK + r];
     dwT[KK * Oc + o - o0] = db.empty() ? 0.0f : db[o];
@@ -123,13 +133,16 @@ void conv2d_backward_weight(std::span<float> dw, std::span<float> db, std::span<
       const float* g = dy.data() + (n * s.O + o) * P;
       for (std::size_t p = 0; p < P; ++p) dyT[p * Oc + o - o0] = g[p];
     }
-    // dwT [KK, Oc] += cols_n [KK, P] · dyT [P, Oc]: each element one FMA chain over n, then p.
-    tile_product({.c = dwT.data(), .ldc = Oc, .a = cols.data() + n * KK * P, .a_row = P, .a_k = 1, .b = dyT.data(),
-                  .ldb = Oc, .M = KK, .J = Oc, .K = P, .init = TileProduct::Init::Accumulate});
-    // dbT [Oc] += Σ_p 1 · dyT[p]: fma(1, g, s) is exactly s + g.
-    if (!db.empty())
-      tile_product({.c = dwT.data() + KK * Oc, .ldc = Oc, .a = &one, .a_row = 0, .a_k = 0, .b = dyT.data(),
-                    .ldb = Oc, .M = 1, .J = Oc, .K = P, .init = TileProduct::Init::Accumulate});
+    // The image's share, image [KK, Oc] = cols_n [KK, P] · dyT [P, Oc], one FMA chain over p per element, then
+    // added to dwT: a chain per image and a sum over images (not one chain over all N·P terms, whose rounding
+    // error grows with the batch: 1e-4 absolute on cnn's conv1 at N = 8, enough to move a momentum run off
+    // PyTorch's trajectory).
+    tile_product({.c = image.data(), .ldc = Oc, .a = cols.data() + n * KK * P, .a_row = P, .a_k = 1, .b = dyT.data(),
+                  .ldb = Oc, .M = KK, .J = Oc, .K = P, .init = TileProduct::Init::Zero});
+    // The bias row: Σ_p 1 · dyT[p] (fma(1, g, s) is exactly s + g).
+    tile_product({.c = image.data() + KK * Oc, .ldc = Oc, .a = &one, .a_row = 0, .a_k = 0, .b = dyT.data(),
+                  .ldb = Oc, .M = 1, .J = Oc, .K = P, .init = TileProduct::Init::Zero});
+    for (std::size_t i = 0; i < (KK + 1) * Oc; ++i) dwT[i] += image[i];
   }
   for (std::size_t o = o0; o < o1; ++o) {
     for (std::size_t r = 0; r < KK; ++r) dw[o * KK + r] = dwT[r * Oc + o - o0];

@@ -1,18 +1,15 @@
+// Model: the flat parameter, gradient and buffer storage, PyTorch's default init, and the layers run in order.
 #include "mnist/nn.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <random>
 
-#include "kernels/activation.hpp"
-#include "kernels/dot_linear.hpp"
 #include "kernels/linear.hpp"
-#include "kernels/merged_linear.hpp"
 #include "kernels/parallel.hpp"
 #include "kernels/softmax_cross_entropy.hpp"
-#include "kernels/sparse_linear.hpp"
-#include "kernels/tiled_linear.hpp"
 #include "mnist/error.hpp"
+#include "nn/layer.hpp"
 
 namespace mnist {
 
@@ -22,63 +19,122 @@ float uniform(std::mt19937_64& gen, float bound) {
   const float u = static_cast<float>(gen() >> 40) * (1.0f / 16777216.0f);
   return -bound + 2.0f * bound * u;
 }
+
+// Inputs of one output of a layer with weights: Linear's in features, Conv2d's C·K·K.
+std::size_t fan_in(const LayerSpec& l) {
+  return l.kind == LayerSpec::Kind::Conv2d ? l.in_shape[0] * l.kernel * l.kernel : l.in;
+}
 }  // namespace
 
+Model::Model() = default;
+Model::~Model() = default;
+Model::Model(Model&& other) noexcept = default;
+Model& Model::operator=(Model&& other) noexcept = default;
+
+Model::Model(const Model& other)
+    : layers_(other.layers_), spec_(other.spec_), params_(other.params_), grads_(other.grads_),
+      buffers_(other.buffers_), counts_(other.counts_), training_(other.training_), seed_(other.seed_),
+      forward_steps_(other.forward_steps_) {
+  build_blocks();
+}
+
+Model& Model::operator=(const Model& other) {
+  if (this != &other) *this = Model(other);
+  return *this;
+}
+
 Model::Model(std::vector<LayerSpec> layers, std::uint64_t seed, std::string spec)
-    : layers_(std::move(layers)), spec_(std::move(spec)) {
-  if (layers_.empty() || layers_.front().kind != LayerSpec::Kind::Linear)
-    throw UsageError("a model needs at least one Linear layer, first");
+    : layers_(std::move(layers)), spec_(std::move(spec)), seed_(seed) {
+  if (layers_.empty() || layers_.back().kind != LayerSpec::Kind::Linear)
+    throw UsageError("a model needs at least one layer, and a Linear layer last");
   kernels::use_single_threaded_blas();
-  std::size_t total = 0;
-  for (const LayerSpec& l : layers_) {
-    offsets_.push_back(total);
-    if (l.kind == LayerSpec::Kind::Linear) total += l.out * l.in + l.out;
+  std::size_t params = 0, buffers = 0, counts = 0;
+  for (const StateEntry& e : mnist::state_entries(layers_)) {
+    if (e.parameter)
+      params += numel(e.shape);
+    else if (e.int64)
+      ++counts;
+    else
+      buffers += numel(e.shape);
   }
-  params_.assign(total, 0.0f);
-  grads_.assign(total, 0.0f);
-  acts_.resize(layers_.size());
-  deltas_.resize(layers_.size());
-  work_.resize(layers_.size());
-  const LayerSpec& last = layers_.back();
-  mergeable_ = layers_.size() == 2 && last.kind == LayerSpec::Kind::Linear && last.out < layers_.front().out &&
-               last.out <= kernels::kDotMaxOutputs;
-  if (mergeable_) {
-    const std::size_t D = layers_.front().in, H = layers_.front().out, C = last.out;
-    merged_ = {std::vector<float>(C * D), std::vector<float>(C), std::vector<float>(H * C), std::vector<float>(C * D),
-               std::vector<float>(C), std::vector<float>(C * H), std::vector<float>(H)};
-  }
+  params_.assign(params, 0.0f);
+  grads_.assign(params, 0.0f);
+  buffers_.assign(buffers, 0.0f);
+  counts_.assign(counts, 0);
+  // PyTorch's default init, layer by layer in the model's order, weight before bias.
   std::mt19937_64 gen(seed);
-  for (std::size_t i = 0; i < layers_.size(); ++i) {
-    const LayerSpec& l = layers_[i];
-    if (l.kind != LayerSpec::Kind::Linear) continue;
-    const float bound = 1.0f / std::sqrt(static_cast<float>(l.in));
-    for (std::size_t k = 0; k < l.out * l.in + l.out; ++k) params_[offsets_[i] + k] = uniform(gen, bound);
+  std::size_t p = 0, b = 0;
+  for (const LayerSpec& l : layers_) {
+    if (l.kind == LayerSpec::Kind::Linear || l.kind == LayerSpec::Kind::Conv2d) {
+      const float bound = 1.0f / std::sqrt(static_cast<float>(fan_in(l)));
+      const std::size_t n = (l.kind == LayerSpec::Kind::Linear ? l.out * l.in : l.out_shape[0] * fan_in(l)) +
+                            (l.kind == LayerSpec::Kind::Linear ? l.out : l.out_shape[0]);
+      for (std::size_t k = 0; k < n; ++k) params_[p + k] = uniform(gen, bound);
+      p += n;
+    } else if (l.kind == LayerSpec::Kind::BatchNorm2d) {
+      const std::size_t C = l.in_shape[0];
+      std::fill_n(params_.begin() + static_cast<std::ptrdiff_t>(p), C, 1.0f);  // weight 1, bias 0
+      p += 2 * C;
+      std::fill_n(buffers_.begin() + static_cast<std::ptrdiff_t>(b + C), C, 1.0f);  // running_mean 0, running_var 1
+      b += 2 * C;
+    }
   }
+  build_blocks();
+}
+
+// Each layer's slices of the flat buffers, in state-dict order, handed to the layer objects.
+void Model::build_blocks() {
+  std::vector<nn::LayerState> states(layers_.size());
+  std::size_t p = 0, b = 0, c = 0;
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    std::size_t np = 0, nb = 0, nc = 0;
+    for (const StateEntry& e : mnist::state_entries({layers_[i]})) {
+      if (e.parameter)
+        np += numel(e.shape);
+      else if (e.int64)
+        ++nc;
+      else
+        nb += numel(e.shape);
+    }
+    states[i] = {std::span(params_).subspan(p, np), std::span(grads_).subspan(p, np),
+                 std::span(buffers_).subspan(b, nb), std::span(counts_).subspan(c, nc)};
+    p += np;
+    b += nb;
+    c += nc;
+  }
+  blocks_ = nn::build_layers(layers_, states);
 }
 
 std::size_t Model::input_size() const { return layers_.empty() ? 0 : layers_.front().in; }
+Shape Model::input_shape() const { return layers_.empty() ? Shape{} : layers_.front().in_shape; }
 std::size_t Model::num_classes() const { return layers_.empty() ? 0 : layers_.back().out; }
+
+std::vector<StateEntry> Model::state_entries() const { return mnist::state_entries(layers_); }
 
 std::vector<NamedParameter> Model::named_parameters() {
   std::vector<NamedParameter> out;
-  for (std::size_t i = 0; i < layers_.size(); ++i) {
-    const LayerSpec& l = layers_[i];
-    if (l.kind != LayerSpec::Kind::Linear) continue;
-    const std::size_t w = offsets_[i], b = w + l.out * l.in;
-    out.push_back({l.name + ".weight", {l.out, l.in}, w, std::span(params_).subspan(w, l.out * l.in),
-                   std::span(grads_).subspan(w, l.out * l.in)});
-    out.push_back({l.name + ".bias", {l.out}, b, std::span(params_).subspan(b, l.out),
-                   std::span(grads_).subspan(b, l.out)});
+  std::size_t offset = 0;
+  for (const StateEntry& e : state_entries()) {
+    if (!e.parameter) continue;
+    const std::size_t n = numel(e.shape);
+    out.push_back({e.name, e.shape, offset, std::span(params_).subspan(offset, n), std::span(grads_).subspan(offset, n)});
+    offset += n;
   }
   return out;
 }
 
-std::vector<std::pair<std::string, Shape>> parameter_shapes(const std::vector<LayerSpec>& layers) {
-  std::vector<std::pair<std::string, Shape>> out;
-  for (const LayerSpec& l : layers) {
-    if (l.kind != LayerSpec::Kind::Linear) continue;
-    out.emplace_back(l.name + ".weight", Shape{l.out, l.in});
-    out.emplace_back(l.name + ".bias", Shape{l.out});
+std::vector<NamedBuffer> Model::named_buffers() {
+  std::vector<NamedBuffer> out;
+  std::size_t b = 0, c = 0;
+  for (const StateEntry& e : state_entries()) {
+    if (e.parameter) continue;
+    if (e.int64) {
+      out.push_back({e.name, e.shape, {}, std::span(counts_).subspan(c++, 1)});
+    } else {
+      const std::size_t n = numel(e.shape);
+      out.push_back({e.name, e.shape, std::span(buffers_).subspan(b, n), {}});
+      b += n;
+    }
   }
   return out;
 }
@@ -99,296 +155,50 @@ void Model::zero_grad() {
   kernels::parallel_for_chunks(chunks, chunk);
 }
 
-// The paths whose kernels read the weight transposed (weight_t.hpp) and the output gradient padded.
-template <class P>
-bool transposed(P path) {
-  return path == P::Pairs || path == P::Tiled;
-}
-
-// Row ranges start on multiples of 6: whole register tiles for the tiled kernels, whole pairs for the pair ones.
-constexpr std::size_t kRowAlign = 6;
-
-// A training step's forward and backward are a few parallel regions, each cut into chunks fixed by the shapes
-// alone: (1) the weight transposes of every layer on the transposed kernels; (2) the forward, all layers, in row
-// ranges (a row's outputs depend on that row only); then, in backward, (3) the gradients flowing back through
-// every layer in the same row ranges, and (4) every layer's weight gradient in column ranges (each element one
-// chain over all the batch's rows). Four hand-offs between threads per step instead of a few per layer, and no
-// layer left to run on one thread while the other waits (the small 32->10 layer used to be).
 std::span<const float> Model::forward(std::span<const float> x, std::size_t N) {
   if (x.size() < N * input_size())
     throw Error("model input has " + std::to_string(x.size()) + " values, expected " +
                 std::to_string(N * input_size()));
-  prepare(x, N);
-  if (merged_now_) {
-    forward_merged();
-    return std::span<const float>(acts_.back().data(), N * num_classes());
-  }
-  tasks_.clear();
-  for (std::size_t i = 0; i < layers_.size(); ++i) {
-    const LayerSpec& l = layers_[i];
-    if (l.kind != LayerSpec::Kind::Linear || !transposed(work_[i].path)) continue;
-    const std::size_t chunks = kernels::transpose_chunks(l.out, l.in);
-    for (std::size_t c = 0; c < chunks; ++c) tasks_.push_back({i, c, chunks});
-  }
-  auto transpose = [&](std::size_t t) {
-    const Task& task = tasks_[t];
-    const LayerSpec& l = layers_[task.layer];
-    kernels::transpose_weight_chunk(work_[task.layer].weight_t_now,
-                                    weight_of(std::span<const float>(params_), task.layer), l.out, l.in, task.chunk,
-                                    task.chunks);
-  };
-  kernels::parallel_for_chunks(tasks_.size(), transpose);
-  row_chunks_ = kernels::product_chunks(N, layers_.front().in, layers_.front().out);
-  auto rows = [&](std::size_t c) {
-    const kernels::Range r = kernels::chunk_range(N, row_chunks_, c, kRowAlign);
-    forward_rows(r.begin, r.end);
-  };
-  kernels::parallel_for_chunks(row_chunks_, rows);
-  return std::span<const float>(acts_.back().data(), N * num_classes());
+  if (blocks_.empty()) throw Error("Model::forward on an empty model");
+  const nn::ForwardContext ctx{training_, seed_, forward_steps_};
+  if (training_) ++forward_steps_;
+  batch_ = N;
+  std::span<const float> h = x.first(N * input_size());
+  for (const std::unique_ptr<nn::Layer>& block : blocks_) h = block->forward(h, N, ctx);
+  return h;
 }
 
 void Model::backward(std::span<const float> dlogits) {
   const std::size_t N = batch_;
-  if (input_ == nullptr) throw Error("Model::backward called before forward");
+  if (batch_ == 0) throw Error("Model::backward called before forward");
   if (dlogits.size() < N * num_classes())
     throw Error("Model::backward: dlogits has " + std::to_string(dlogits.size()) + " values, expected " +
                 std::to_string(N * num_classes()) + " (the last forward's " + std::to_string(N) + " rows)");
-  if (merged_now_) return backward_merged(dlogits);
-  // A single layer has only its gradient's padding to do per row: not worth a hand-off.
-  const std::size_t chunks = layers_.size() > 1 ? row_chunks_ : 1;
-  auto rows = [&](std::size_t c) {
-    const kernels::Range r = kernels::chunk_range(N, chunks, c, kRowAlign);
-    backward_rows(dlogits, r.begin, r.end);
-  };
-  kernels::parallel_for_chunks(chunks, rows);
-  tasks_.clear();
-  for (std::size_t i = 0; i < layers_.size(); ++i) {
-    const LayerSpec& l = layers_[i];
-    if (l.kind != LayerSpec::Kind::Linear) continue;
-    const Path path = work_[i].path;
-    const std::size_t parts = path == Path::Tiled || path == Path::Dot ? kernels::column_chunks(N, l.in, l.out)
-                                                                       : kernels::product_chunks(N, l.in, l.out);
-    for (std::size_t c = 0; c < parts; ++c) tasks_.push_back({i, c, parts});
-  }
-  auto weights = [&](std::size_t t) { weight_gradient(dlogits, tasks_[t]); };
-  kernels::parallel_for_chunks(tasks_.size(), weights);
+  std::span<const float> dy = dlogits.first(N * num_classes());
+  for (std::size_t i = blocks_.size(); i-- > 0;) dy = blocks_[i]->backward(dy, i > 0);
+}
+
+// Samples per forward when predicting: large chunks for an MLP (whose buffers are small), a training batch's worth
+// for a conv net (its im2col columns grow with the chunk).
+std::size_t Model::inference_chunk() const {
+  for (const LayerSpec& l : layers_)
+    if (l.kind == LayerSpec::Kind::Conv2d) return 128;
+  return 512;
 }
 
 namespace {
-// (auto: Model::Workspace is private; its members are reached through the deduced type.)
-kernels::SparseRows rows_of(const auto& c, std::size_t D_in) {
-  return {c.split_now, c.index_now, c.scratch_now, std::span<const float>(c.zeros).first(D_in)};
-}
+// Eval mode for the scope of a prediction, the caller's mode restored after (also when it throws).
+struct EvalScope {
+  Model& model;
+  bool was_training;
+  explicit EvalScope(Model& m) : model(m), was_training(m.training()) { m.eval(); }
+  ~EvalScope() { model.train(was_training); }
+};
 }  // namespace
 
-// Chooses each layer's kernels and sizes every buffer for a batch of N (growing only), on the calling thread,
-// before any parallel region reads them.
-void Model::prepare(std::span<const float> x, std::size_t N) {
-  input_ = x.data();
-  batch_ = N;
-  // Merged, a batch costs C·D·(2N + 3H) multiply-adds (two N x D x C products, three C x H x D ones), as two layers
-  // about 2N·D·H: merged from N = 22 up at 784 -> 32 -> 10.
-  if (mergeable_) {
-    const std::size_t H = layers_.front().out, C = layers_.back().out;
-    merged_now_ = C * (2 * N + 3 * H) < 2 * N * H;
-  }
-  for (std::size_t i = 0; i < layers_.size(); ++i) {
-    const LayerSpec& l = layers_[i];
-    const bool fuse_relu = fuses_relu(i);
-    std::vector<float>& out = acts_[fuse_relu ? i + 1 : i];
-    if (out.size() < N * l.out) out.resize(N * l.out);
-    if (i + 1 < layers_.size() && deltas_[i].size() < N * l.out) deltas_[i].resize(N * l.out);
-    if (l.kind != LayerSpec::Kind::Linear || merged_now_) continue;
-    Workspace& c = work_[i];
-    c.path = choose_path(i, i == 0 ? x.first(N * l.in) : std::span<const float>());
-    if (!transposed(c.path)) continue;
-    const std::size_t P = kernels::padded_width(l.out);
-    c.weight_t_now = kernels::cache_aligned(c.weight_t, l.in * P);
-    c.dweight_t_now = kernels::cache_aligned(c.dweight_t, l.in * P);
-    if (c.path == Path::Tiled) {
-      c.scratch_now = kernels::cache_aligned(c.scratch, N * P);
-      continue;
-    }
-    const std::size_t G = kernels::row_pairs(N), S = kernels::column_passes(l.in);
-    if (c.split.size() < G * (S + 1)) c.split.resize(G * (S + 1));
-    if (c.index.size() < G * l.in) c.index.resize(G * l.in);
-    if (c.zeros.size() < l.in) c.zeros.assign(l.in, 0.0f);
-    c.split_now = std::span(c.split).first(G * (S + 1));
-    c.index_now = std::span(c.index).first(G * l.in);
-    c.scratch_now = kernels::cache_aligned(c.scratch, 2 * G * P);
-  }
-}
-
-template <class T>
-std::span<T> Model::weight_of(std::span<T> flat, std::size_t layer) const {
-  return flat.subspan(offsets_[layer], layers_[layer].out * layers_[layer].in);
-}
-
-template <class T>
-std::span<T> Model::bias_of(std::span<T> flat, std::size_t layer) const {
-  return flat.subspan(offsets_[layer] + layers_[layer].out * layers_[layer].in, layers_[layer].out);
-}
-
-std::span<const float> Model::layer_input(std::size_t layer) const {
-  const std::size_t n = batch_ * layers_[layer].in;
-  return std::span<const float>(layer == 0 ? input_ : acts_[layer - 1].data(), n);
-}
-
-std::span<const float> Model::layer_dout(std::span<const float> dlogits, std::size_t layer) const {
-  const std::size_t n = batch_ * layers_[layer].out;
-  return layer + 1 == layers_.size() ? dlogits.first(n) : std::span<const float>(deltas_[layer]).first(n);
-}
-
-// A Linear layer followed by a ReLU (the forward then writes the ReLU's output directly, see forward_rows).
-bool Model::fuses_relu(std::size_t layer) const {
-  return layers_[layer].kind == LayerSpec::Kind::Linear && layer + 1 < layers_.size() &&
-         layers_[layer + 1].kind == LayerSpec::Kind::ReLU;
-}
-
-// Rows [r0, r1) through every layer. A Linear followed by a ReLU writes the ReLU's output directly (bias and ReLU
-// fused into the product's epilogue); the pre-activation is never needed: ReLU's backward only looks at its output.
-void Model::forward_rows(std::size_t r0, std::size_t r1) {
-  const std::size_t N = batch_;
-  for (std::size_t i = 0; i < layers_.size(); ++i) {
-    const LayerSpec& l = layers_[i];
-    const std::span<const float> inp = layer_input(i);
-    const bool fuse_relu = fuses_relu(i);
-    const std::span<float> out = std::span(acts_[fuse_relu ? i + 1 : i]).first(N * l.out);
-    if (l.kind != LayerSpec::Kind::Linear) {
-      kernels::relu_forward(out.subspan(r0 * l.out), inp.subspan(r0 * l.in), (r1 - r0) * l.out);
-      continue;
-    }
-    const Workspace& c = work_[i];
-    const std::span<const float> w = weight_of(std::span<const float>(params_), i);
-    const std::span<const float> b = bias_of(std::span<const float>(params_), i);
-    if (c.path == Path::Blas)
-      kernels::linear_forward_rows(out, inp, w, b, r0, r1, l.in, l.out, fuse_relu);
-    else if (c.path == Path::Dot)
-      kernels::dot_linear_forward_rows(out, inp, w, b, r0, r1, l.in, l.out, fuse_relu);
-    else if (c.path == Path::Tiled)
-      kernels::tiled_linear_forward_rows(out, c.scratch_now, inp, c.weight_t_now, b, r0, r1, l.in, l.out, fuse_relu);
-    else
-      kernels::sparse_linear_forward_rows(out, rows_of(c, l.in), inp, c.weight_t_now, b, N, l.in, l.out, fuse_relu,
-                                          r0, r1);
-    if (fuse_relu) ++i;
-  }
-}
-
-// Rows [r0, r1) of the gradient flowing back from the logits to the first layer's output, and of each transposed
-// layer's output gradient laid out (padded) for its weight-gradient kernel.
-void Model::backward_rows(std::span<const float> dlogits, std::size_t r0, std::size_t r1) {
-  const std::size_t N = batch_, n = r1 - r0;
-  for (std::size_t i = layers_.size(); i-- > 0;) {
-    const LayerSpec& l = layers_[i];
-    const std::span<const float> dout = layer_dout(dlogits, i);
-    const Workspace& c = work_[i];
-    if (l.kind == LayerSpec::Kind::Linear && transposed(c.path)) {
-      // The pair kernels read whole pairs: an odd batch's last chunk pads one row of zeros more.
-      const std::size_t P = kernels::padded_width(l.out);
-      const std::size_t end = c.path == Path::Pairs && r1 == N ? 2 * kernels::row_pairs(N) : r1;
-      kernels::pad_rows(c.scratch_now.subspan(r0 * P), dout.subspan(r0 * l.out), N - r0, end - r0, l.out);
-    }
-    if (i == 0) break;
-    const std::span<float> dinp = std::span(deltas_[i - 1]).subspan(r0 * l.in, n * l.in);
-    if (l.kind == LayerSpec::Kind::Linear)
-      kernels::linear_backward_input(dinp, dout.subspan(r0 * l.out, n * l.out),
-                                     weight_of(std::span<const float>(params_), i), n, l.in, l.out);
-    else
-      kernels::relu_backward(dinp, dout.subspan(r0 * l.out, n * l.out),
-                             std::span<const float>(acts_[i]).subspan(r0 * l.out, n * l.out), n * l.out);
-  }
-}
-
-// Chunk task.chunk of layer task.layer's weight and bias gradients (accumulated into grads_).
-void Model::weight_gradient(std::span<const float> dlogits, const Task& task) {
-  const std::size_t i = task.layer, N = batch_;
-  const LayerSpec& l = layers_[i];
-  const Workspace& c = work_[i];
-  const std::span<float> dweight = weight_of(std::span<float>(grads_), i);
-  const std::span<float> dbias = bias_of(std::span<float>(grads_), i);
-  const std::span<const float> dout = layer_dout(dlogits, i), inp = layer_input(i);
-  if (c.path == Path::Blas)
-    kernels::linear_backward_weight_chunk(dweight, dbias, dout, inp, N, l.in, l.out, task.chunk, task.chunks);
-  else if (c.path == Path::Dot)
-    kernels::dot_linear_backward_chunk(dweight, dbias, dout, inp, N, l.in, l.out, task.chunk, task.chunks);
-  else if (c.path == Path::Tiled)
-    kernels::tiled_linear_backward_chunk(dweight, dbias, c.dweight_t_now, c.scratch_now, inp, N, l.in, l.out,
-                                         task.chunk, task.chunks);
-  else
-    kernels::sparse_linear_backward_chunk(dweight, dbias, c.dweight_t_now, dout, inp, rows_of(c, l.in), N, l.in,
-                                          l.out, task.chunk, task.chunks);
-}
-
-// The two layers as one (src/kernels/merged_linear.hpp): the merged weight in input-column chunks, then the
-// logits on the dot kernels in the forward's row ranges.
-void Model::forward_merged() {
-  const std::size_t N = batch_, D = layers_.front().in, H = layers_.front().out, C = layers_.back().out;
-  const std::span<const float> p(params_);
-  const std::span<const float> w1 = weight_of(p, 0), b1 = bias_of(p, 0), w2 = weight_of(p, 1), b2 = bias_of(p, 1);
-  Merged& m = merged_;
-  kernels::transpose_small(m.w2t, w2, C, H);
-  kernels::merge_bias(m.bias, w2, b1, b2, H, C);
-  auto weight = [&](std::size_t t) { kernels::merge_weights_task(m.weight, m.w2t, w1, D, H, C, t); };
-  kernels::parallel_for_chunks(kernels::merge_weights_tasks(D, H, C), weight);
-  row_chunks_ = kernels::product_chunks(N, D, C);
-  const std::span<float> logits = std::span(acts_.back()).first(N * C);
-  auto rows = [&](std::size_t c) {
-    const kernels::Range r = kernels::chunk_range(N, row_chunks_, c, kRowAlign);
-    kernels::dot_linear_forward_rows(logits, std::span<const float>(input_, N * D), m.weight, m.bias, r.begin,
-                                     r.end, D, C, false);
-  };
-  kernels::parallel_for_chunks(row_chunks_, rows);
-}
-
-// The batch's gradient of the merged weight and bias (g, s) on the dot kernels in column chunks, then the two
-// layers' gradients from them.
-void Model::backward_merged(std::span<const float> dlogits) {
-  const std::size_t N = batch_, D = layers_.front().in, H = layers_.front().out, C = layers_.back().out;
-  Merged& m = merged_;
-  const std::span<const float> x(input_, N * D), dy = dlogits.first(N * C);
-  const std::size_t chunks = kernels::column_chunks(N, D, C);
-  auto batch = [&](std::size_t c) {
-    kernels::dot_linear_backward_chunk(m.g, m.s, dy, x, N, D, C, c, chunks, kernels::Write::Overwrite);
-  };
-  kernels::parallel_for_chunks(chunks, batch);
-  const std::span<const float> p(params_);
-  const std::span<const float> w1 = weight_of(p, 0), b1 = bias_of(p, 0), w2 = weight_of(p, 1);
-  const std::span<float> g(grads_);
-  auto layers = [&](std::size_t u) {
-    kernels::merged_backward_task(weight_of(g, 0), m.t, m.zeros, m.g, w1, w2, D, H, C, u);
-  };
-  kernels::parallel_for_chunks(kernels::merged_backward_tasks(D, H, C), layers);
-  kernels::merged_backward_finish(weight_of(g, 1), bias_of(g, 0), bias_of(g, 1), m.t, m.s, w2, b1, H, C);
-}
-
-// Which kernels each Linear layer runs on, decided per forward from the data and shapes alone, never from the
-// thread count (all measured with bench/kernels_bench.cpp, BM_FirstLayer*):
-// - the first layer reads pixels: with at most kDotMaxOutputs outputs, the dot kernels whatever the pixels (784 -> 10,
-//   forward + weight gradient: Fashion-MNIST 65-82 us against 107-118 us tiled, whose 16 lanes carry 6 of padding;
-//   MNIST 63-79 us against 93-97 us for the pairs); else the pair kernels when at most kSparseMaxDensity of the
-//   pixels are nonzero (MNIST: 19%); otherwise (Fashion-MNIST: 50%) the tiled dense kernels for at most
-//   kTiledMaxOutputs outputs (measured at 32: 109 + 100 us, dot 119-133 + 100-120), BLAS for wider layers;
-// - a later layer with few inputs (a hidden layer of at most kSmallInputs units): the tiled kernels. Its product is
-//   tiny (128x32 by 32x10), where a BLAS call costs more in set-up than in arithmetic: forward + weight gradient
-//   5.2 us tiled, 6.7 us BLAS, 9.8 us pairs (dense activations). Wider hidden layers: BLAS.
-constexpr std::size_t kSmallInputs = 64;
-constexpr std::size_t kTiledMaxOutputs = 64;
-
-Model::Path Model::choose_path(std::size_t layer, std::span<const float> inp) const {
-  const LayerSpec& l = layers_[layer];
-  if (layer > 0) return l.in <= kSmallInputs ? Path::Tiled : Path::Blas;
-  if (l.out <= kernels::kDotMaxOutputs) return Path::Dot;
-  // The density of the batch's first rows (at most 16: a sample of the same images the batch draws from) is
-  // enough to pick the faster path, for a tenth of the cost of counting the whole batch.
-  const std::span<const float> sample = inp.first(std::min(inp.size(), 16 * l.in));
-  if (static_cast<double>(kernels::count_nonzero(sample)) <=
-      kernels::kSparseMaxDensity * static_cast<double>(sample.size()))
-    return Path::Pairs;
-  return l.out <= kTiledMaxOutputs ? Path::Tiled : Path::Blas;
-}
-
 Tensor Model::predict_proba(std::span<const float> x, std::size_t N) {
-  const std::size_t C = num_classes(), D = input_size(), chunk = 512;
+  EvalScope eval(*this);
+  const std::size_t C = num_classes(), D = input_size(), chunk = inference_chunk();
   Tensor probs({N, C});
   for (std::size_t s = 0; s < N; s += chunk) {
     const std::size_t n = std::min(chunk, N - s);
@@ -399,7 +209,8 @@ Tensor Model::predict_proba(std::span<const float> x, std::size_t N) {
 }
 
 std::vector<std::int32_t> Model::predict(std::span<const float> x, std::size_t N) {
-  const std::size_t C = num_classes(), D = input_size(), chunk = 512;
+  EvalScope eval(*this);
+  const std::size_t C = num_classes(), D = input_size(), chunk = inference_chunk();
   std::vector<std::int32_t> out(N);
   for (std::size_t s = 0; s < N; s += chunk) {
     const std::size_t n = std::min(chunk, N - s);

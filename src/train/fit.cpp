@@ -20,6 +20,13 @@ std::vector<double> History::val_history() const {
 }
 
 EvalResult evaluate(Model& model, DataLoader& loader) {
+  // Eval mode (BatchNorm's running statistics, no dropout) for the pass; the caller's mode restored after.
+  struct EvalScope {
+    Model& m;
+    bool was_training = m.training();
+    ~EvalScope() { m.train(was_training); }
+  } scope{model};
+  model.eval();
   const std::size_t C = model.num_classes();
   EvalResult r;
   r.predictions.reserve(loader.size());
@@ -62,6 +69,7 @@ History fit(Model& model, DataLoader& train, DataLoader& val, Optimizer& optimiz
   h.step_losses.reserve(options.epochs * train.num_batches());
   for (std::size_t epoch = options.first_epoch; epoch < options.first_epoch + options.epochs; ++epoch) {
     const auto start = Clock::now();
+    model.train();
     train.start_epoch(epoch);
     double loss_sum = 0.0;
     std::size_t batches = 0;

@@ -1,0 +1,85 @@
+// Conv2d as a layer: im2col + GEMM kernels (src/kernels/conv2d.hpp) over fixed image ranges forward and for the
+// input gradient, and fixed output-channel ranges for the weight gradient (each element summed over the batch in
+// image order), so any thread count gives the same bits.
+#include "nn/layers_impl.hpp"
+
+#include <algorithm>
+
+#include "kernels/conv2d.hpp"
+#include "kernels/parallel.hpp"
+
+namespace mnist::nn {
+namespace {
+
+// Images per chunk: enough work per hand-off, and the chunks fixed by the batch size alone.
+constexpr std::size_t kImagesPerChunk = 8;
+
+class Conv2dLayer final : public Layer {
+ public:
+  Conv2dLayer(const LayerSpec& l, const LayerState& state) : state_(state) {
+    s_.C = l.in_shape[0];
+    s_.H = l.in_shape[1];
+    s_.W = l.in_shape[2];
+    s_.O = l.out_shape[0];
+    s_.K = l.kernel;
+    s_.stride = l.stride;
+    s_.padding = l.padding;
+  }
+
+  std::span<const float> forward(std::span<const float> x, std::size_t N, const ForwardContext&) override {
+    x_ = x.first(N * s_.C * s_.H * s_.W);
+    N_ = N;
+    grow(y_, N * s_.O * s_.pixels());            // [N, O, OH, OW]
+    grow(cols_, N * s_.patch() * s_.pixels());   // [N, C·K·K, OH·OW]
+    const std::size_t chunks = image_chunks(N);
+    auto run = [&](std::size_t c) {
+      const kernels::Range r = kernels::chunk_range(N, chunks, c);
+      kernels::conv2d_forward(y_, cols_, x_, weight(state_.params), bias(state_.params), s_, r.begin, r.end);
+    };
+    kernels::parallel_for_chunks(chunks, run);
+    return std::span<const float>(y_).first(N * s_.O * s_.pixels());
+  }
+
+  std::span<const float> backward(std::span<const float> dy, bool need_dx) override {
+    const std::size_t N = N_;
+    dy = dy.first(N * s_.O * s_.pixels());
+    const std::size_t o_chunks = std::min<std::size_t>(s_.O, 4);
+    auto weights = [&](std::size_t c) {
+      const kernels::Range r = kernels::chunk_range(s_.O, o_chunks, c);
+      kernels::conv2d_backward_weight(weight(state_.grads), bias(state_.grads), dy, cols_, s_, N, r.begin, r.end);
+    };
+    kernels::parallel_for_chunks(o_chunks, weights);
+    if (!need_dx) return {};
+    grow(dx_, N * s_.C * s_.H * s_.W);
+    const std::size_t chunks = image_chunks(N), per = s_.patch() * s_.pixels();
+    grow(dcols_, chunks * per);  // one private scratch per chunk
+    auto inputs = [&](std::size_t c) {
+      const kernels::Range r = kernels::chunk_range(N, chunks, c);
+      kernels::conv2d_backward_input(dx_, std::span(dcols_).subspan(c * per, per), dy, weight(state_.params), s_,
+                                     r.begin, r.end);
+    };
+    kernels::parallel_for_chunks(chunks, inputs);
+    return std::span<const float>(dx_).first(N * s_.C * s_.H * s_.W);
+  }
+
+ private:
+  LayerState state_;
+  kernels::Conv2dShape s_;
+  std::span<const float> x_;
+  std::size_t N_ = 0;
+  std::vector<float> y_, cols_, dx_, dcols_;
+
+  static std::size_t image_chunks(std::size_t N) { return std::max<std::size_t>(1, (N + kImagesPerChunk - 1) / kImagesPerChunk); }
+  template <class T>
+  std::span<T> weight(std::span<T> flat) const { return flat.first(s_.O * s_.patch()); }
+  template <class T>
+  std::span<T> bias(std::span<T> flat) const { return flat.subspan(s_.O * s_.patch(), s_.O); }
+};
+
+}  // namespace
+
+std::unique_ptr<Layer> make_conv2d(const LayerSpec& spec, const LayerState& state) {
+  return std::make_unique<Conv2dLayer>(spec, state);
+}
+
+}  // namespace mnist::nn

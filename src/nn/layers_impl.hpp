@@ -1,0 +1,22 @@
+// The factories of each layer kind (one file per kind), used by build_layers.
+#pragma once
+#include <memory>
+#include <vector>
+
+#include "nn/layer.hpp"
+
+namespace mnist::nn {
+
+std::unique_ptr<Layer> make_conv2d(const LayerSpec& spec, const LayerState& state);
+std::unique_ptr<Layer> make_pool2d(const LayerSpec& spec);
+std::unique_ptr<Layer> make_batchnorm2d(const LayerSpec& spec, const LayerState& state);
+std::unique_ptr<Layer> make_dropout(const LayerSpec& spec, std::size_t index);
+std::unique_ptr<Layer> make_relu(const LayerSpec& spec);
+std::unique_ptr<Layer> make_flatten(const LayerSpec& spec);
+
+/// Grows a layer's buffer to at least n floats (never shrinks: buffers are reused across batches).
+inline void grow(std::vector<float>& buffer, std::size_t n) {
+  if (buffer.size() < n) buffer.resize(n);
+}
+
+}  // namespace mnist::nn

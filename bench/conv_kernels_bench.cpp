@@ -98,6 +98,25 @@ void BM_ConvBackwardWeight(benchmark::State& state) {
   });
 }
 
+// Without the kept columns (each image's columns in a private buffer; the weight gradient rebuilds them from x).
+void BM_ConvForwardTransient(benchmark::State& state) {
+  const Layer& l = kLayers[state.range(0)];
+  ConvCase c(l.s);
+  timed(state, c.flops(), l.name, [&] {
+    mnist::kernels::conv2d_forward_transient(c.y, c.x, c.w, c.b, c.s, 0, kBatch);
+    benchmark::DoNotOptimize(c.y.data());
+  });
+}
+
+void BM_ConvBackwardWeightFromInput(benchmark::State& state) {
+  const Layer& l = kLayers[state.range(0)];
+  ConvCase c(l.s);
+  timed(state, c.flops(), l.name, [&] {
+    mnist::kernels::conv2d_backward_weight_from_input(c.dw, c.db, c.dy, c.x, c.s, kBatch, 0, c.s.O);
+    benchmark::DoNotOptimize(c.dw.data());
+  });
+}
+
 // Pooling and normalisation: Args channels, height (= width).
 void BM_MaxPool2x2(benchmark::State& state) {
   const auto C = static_cast<std::size_t>(state.range(0)), H = static_cast<std::size_t>(state.range(1));
@@ -166,6 +185,8 @@ BENCHMARK(BM_FmaPeak)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_ConvForward)->Apply(layers)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_ConvBackwardInput)->Apply(layers)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_ConvBackwardWeight)->Apply(layers)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ConvForwardTransient)->Apply(layers)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ConvBackwardWeightFromInput)->Apply(layers)->Unit(benchmark::kMillisecond);
 // lenet5 pool1, pool2; cnn pool1, pool2
 BENCHMARK(BM_MaxPool2x2)->Args({6, 28})->Args({16, 10})->Args({32, 28})->Args({64, 14})->Unit(benchmark::kMillisecond);
 // cnn-bn bn1, bn2

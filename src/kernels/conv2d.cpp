@@ -109,10 +109,10 @@ __attribute__((target("avx512f"))) void col2im_stride1_avx512(float* dx0, const 
       }
 }
 
-// Scratch a chunk keeps between calls (grown once, never shrunk): the transposed gradient and weight gradient of
-// conv2d_backward_weight.
+// Scratch a chunk keeps between calls (grown once, never shrunk): the chains and the transposed operand of the
+// weight gradient, and one image's columns for the functions that keep none.
 std::vector<float>& scratch(int which) {
-  thread_local std::vector<float> buffers[2];
+  thread_local std::vector<float> buffers[3];
   return buffers[which];
 }
 
@@ -165,17 +165,22 @@ void col2im_add(std::span<float> dx_, std::span<const float> dcols, const Conv2d
       }
 }
 
+namespace {
+// Image n: its columns into cols_n [C·K·K, OH·OW], then y_n [O, P] = b + W [O, KK] · cols_n [KK, P].
+void forward_image(std::span<float> y, std::span<float> cols_n, std::span<const float> x, std::span<const float> w,
+                   std::span<const float> b, const Conv2dShape& s, std::size_t n) {
+  const std::size_t KK = s.patch(), P = s.pixels();
+  im2col(cols_n, x.subspan(n * s.C * s.H * s.W, s.C * s.H * s.W), s);
+  tile_product({.c = y.data() + n * s.O * P, .ldc = P, .a = w.data(), .a_row = KK, .a_k = 1, .b = cols_n.data(),
+                .ldb = P, .M = s.O, .J = P, .K = KK,
+                .init = b.empty() ? TileProduct::Init::Zero : TileProduct::Init::Rows, .row_init = b.data()});
+}
+}  // namespace
+
 void conv2d_forward(std::span<float> y, std::span<float> cols, std::span<const float> x, std::span<const float> w,
                     std::span<const float> b, const Conv2dShape& s, std::size_t n0, std::size_t n1) {
-  const std::size_t KK = s.patch(), P = s.pixels();
-  for (std::size_t n = n0; n < n1; ++n) {
-    const std::span<float> cols_n = cols.subspan(n * KK * P, KK * P);  // [C·K·K, OH·OW]
-    im2col(cols_n, x.subspan(n * s.C * s.H * s.W, s.C * s.H * s.W), s);
-    // y_n [O, P] = b + W [O, KK] · cols_n [KK, P]
-    tile_product({.c = y.data() + n * s.O * P, .ldc = P, .a = w.data(), .a_row = KK, .a_k = 1, .b = cols_n.data(),
-                  .ldb = P, .M = s.O, .J = P, .K = KK,
-                  .init = b.empty() ? TileProduct::Init::Zero : TileProduct::Init::Rows, .row_init = b.data()});
-  }
+  const std::size_t size = s.patch() * s.pixels();
+  for (std::size_t n = n0; n < n1; ++n) forward_image(y, cols.subspan(n * size, size), x, w, b, s, n);
 }
 
 void conv2d_backward_input(std::span<float> dx, std::span<float> dcols, std::span<const float> dy,
@@ -199,9 +204,11 @@ void conv2d_backward_input(std::span<float> dx, std::span<float> dcols, std::spa
 //    chains held in dwT [KK + 1, Oc] (the last row the bias), A = cols_n broadcast;
 //  - across patch rows (few rows, many channels: a 1-channel conv1's 9 x 32): cols_n transposed to [P, KK + 1] with
 //    a column of ones for the bias, the chains in dwx [Oc, KK + 1], A = dy_n broadcast.
-void conv2d_backward_weight(std::span<float> dw, std::span<float> db, std::span<const float> dy,
-                            std::span<const float> cols, const Conv2dShape& s, std::size_t N, std::size_t o0,
-                            std::size_t o1) {
+namespace {
+// The weight gradient with image n's columns from columns_of(n) (kept by the forward, or rebuilt from x).
+template <class Columns>
+void backward_weight(std::span<float> dw, std::span<float> db, std::span<const float> dy, Columns columns_of,
+                     const Conv2dShape& s, std::size_t N, std::size_t o0, std::size_t o1) {
   if (o1 <= o0) return;
   const std::size_t KK = s.patch(), P = s.pixels(), Oc = o1 - o0, R = KK + 1;
   std::vector<float>& acc = scratch(0);
@@ -218,7 +225,7 @@ void conv2d_backward_weight(std::span<float> dw, std::span<float> db, std::span<
     }
     for (std::size_t p = 0; p < P; ++p) t[p * R + KK] = 1.0f;
     for (std::size_t n = 0; n < N; ++n) {
-      const float* c = cols.data() + n * KK * P;
+      const float* c = columns_of(n);
       for (std::size_t p = 0; p < P; ++p)
         for (std::size_t r = 0; r < KK; ++r) t[p * R + r] = c[r * P + p];
       // acc [Oc, R] += dy_n [Oc, P] · t [P, R]
@@ -249,7 +256,7 @@ void conv2d_backward_weight(std::span<float> dw, std::span<float> db, std::span<
         for (std::size_t p = p0; p < p1; ++p) t[p * Oc + o] = g[o * P + p];
     }
     // acc [KK, Oc] += cols_n [KK, P] · t [P, Oc]
-    tile_product({.c = acc.data(), .ldc = Oc, .a = cols.data() + n * KK * P, .a_row = P, .a_k = 1, .b = t.data(),
+    tile_product({.c = acc.data(), .ldc = Oc, .a = columns_of(n), .a_row = P, .a_k = 1, .b = t.data(),
                   .ldb = Oc, .M = KK, .J = Oc, .K = P, .init = TileProduct::Init::Accumulate});
     // acc [KK, Oc] (the bias row) += Σ_p 1 · t[p]: fma(1, g, s) is exactly s + g.
     if (!db.empty())
@@ -260,6 +267,34 @@ void conv2d_backward_weight(std::span<float> dw, std::span<float> db, std::span<
     for (std::size_t r = 0; r < KK; ++r) dw[o * KK + r] = acc[r * Oc + o - o0];
     if (!db.empty()) db[o] = acc[KK * Oc + o - o0];
   }
+}
+
+}  // namespace
+
+void conv2d_backward_weight(std::span<float> dw, std::span<float> db, std::span<const float> dy,
+                            std::span<const float> cols, const Conv2dShape& s, std::size_t N, std::size_t o0,
+                            std::size_t o1) {
+  const std::size_t size = s.patch() * s.pixels();
+  backward_weight(dw, db, dy, [&](std::size_t n) { return cols.data() + n * size; }, s, N, o0, o1);
+}
+
+void conv2d_backward_weight_from_input(std::span<float> dw, std::span<float> db, std::span<const float> dy,
+                                       std::span<const float> x, const Conv2dShape& s, std::size_t N,
+                                       std::size_t o0, std::size_t o1) {
+  std::vector<float>& own = scratch(2);
+  own.resize(s.patch() * s.pixels());
+  const std::size_t image = s.C * s.H * s.W;
+  backward_weight(dw, db, dy, [&](std::size_t n) {
+    im2col(own, x.subspan(n * image, image), s);
+    return static_cast<const float*>(own.data());
+  }, s, N, o0, o1);
+}
+
+void conv2d_forward_transient(std::span<float> y, std::span<const float> x, std::span<const float> w,
+                              std::span<const float> b, const Conv2dShape& s, std::size_t n0, std::size_t n1) {
+  std::vector<float>& own = scratch(2);
+  own.resize(s.patch() * s.pixels());
+  for (std::size_t n = n0; n < n1; ++n) forward_image(y, own, x, w, b, s, n);
 }
 
 }  // namespace mnist::kernels

@@ -8,7 +8,7 @@
 namespace mnist::kernels {
 
 /// Training forward of channels [c0, c1): mean[c] and the biased variance var[c] of x over the batch (sums in
-/// double, in order n, then pixel), invstd[c] = 1/sqrt(var[c] + eps), y = (x − mean)·invstd·gamma[c] + beta[c];
+/// double: eight partial sums by pixel index mod 8, each in order n, then pixel, added in a fixed order), invstd[c] = 1/sqrt(var[c] + eps), y = (x − mean)·invstd·gamma[c] + beta[c];
 /// then running_mean = (1 − momentum)·running_mean + momentum·mean and running_var likewise with the UNBIASED
 /// variance var·M/(M−1), M = N·HW (PyTorch's update; M = 1 leaves the biased one).
 void batchnorm2d_forward_train(std::span<float> y, std::span<float> mean, std::span<float> invstd,

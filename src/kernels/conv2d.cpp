@@ -1,8 +1,13 @@
 #include "kernels/conv2d.hpp"
 
+#include <immintrin.h>
+
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
 #include <vector>
 
+#include "kernels/cpu.hpp"
 #include "kernels/tile_product.hpp"
 
 namespace mnist::kernels {
@@ -22,8 +27,90 @@ Span inside(std::size_t kx, const Conv2dShape& s) {
   return {std::min(lo, hi), hi};
 }
 
-// Scratch a chunk keeps between calls (grown once, never shrunk): the transposed gradient, the weight gradient and
-// one image's share of it, of conv2d_backward_weight.
+// Lanes [lo, hi) of a 16-lane vector whose first lane is column `first`.
+__attribute__((target("avx512f"))) inline __mmask16 lanes(std::size_t first, std::size_t lo, std::size_t hi) {
+  const std::size_t a = std::max(lo, first) - first, b = std::min(hi, first + 16);
+  if (b <= first + a) return 0;
+  const std::size_t n = b - first;
+  return static_cast<__mmask16>(((1u << n) - 1u) & ~((1u << a) - 1u));
+}
+
+// x + offset for an offset that may point before x: only lanes inside the row are read through it (masked), so
+// the address is formed as an integer, never as an out-of-range pointer.
+inline const float* shifted(const float* x, std::ptrdiff_t offset) {
+  return reinterpret_cast<const float*>(reinterpret_cast<std::uintptr_t>(x) + static_cast<std::uintptr_t>(offset * 4));
+}
+
+// Stride 1 with OW == W (a "same" convolution: K = 2·padding + 1, every preset's layer but lenet5's conv2): row
+// (c, ky, kx) of the columns is the input plane read flat from offset (ky − p)·W + (kx − p), except the output rows
+// that fall above or below the image and, in each row, the kx − p columns that wrap to the neighbouring row: one
+// contiguous copy per patch row and a few zeros, instead of a copy per output row (whose calls cost more than the
+// 14 floats they move).
+void im2col_same(float* row, const float* x0, const Conv2dShape& s) {
+  const std::size_t H = s.H, W = s.W, P = H * W, p = s.padding;
+  for (std::size_t c = 0; c < s.C; ++c)
+    for (std::size_t ky = 0; ky < s.K; ++ky)
+      for (std::size_t kx = 0; kx < s.K; ++kx, row += P) {
+        // Output rows oy with 0 <= oy + ky − p < H: [y0, y1).
+        const std::size_t y0 = ky >= p ? 0 : p - ky, y1 = std::min(H, H + p - ky);
+        std::fill(row, row + y0 * W, 0.0f);
+        std::fill(row + y1 * W, row + P, 0.0f);
+        if (y1 <= y0) continue;
+        const float* x = x0 + c * P;
+        // Flat: row[q] = x[q + (ky − p)·W + kx − p] for q in [y0·W, y1·W), clipped to the plane at both ends.
+        const std::ptrdiff_t shift = (static_cast<std::ptrdiff_t>(ky) - static_cast<std::ptrdiff_t>(p)) *
+                                         static_cast<std::ptrdiff_t>(W) +
+                                     static_cast<std::ptrdiff_t>(kx) - static_cast<std::ptrdiff_t>(p);
+        const std::ptrdiff_t q0 = std::max<std::ptrdiff_t>(static_cast<std::ptrdiff_t>(y0 * W), -shift);
+        const std::ptrdiff_t q1 =
+            std::min<std::ptrdiff_t>(static_cast<std::ptrdiff_t>(y1 * W), static_cast<std::ptrdiff_t>(P) - shift);
+        std::fill(row + y0 * W, row + q0, 0.0f);
+        if (q1 > q0) std::memcpy(row + q0, x + (q0 + shift), static_cast<std::size_t>(q1 - q0) * sizeof(float));
+        std::fill(row + std::max(q0, q1), row + y1 * W, 0.0f);
+        // The columns that wrapped: ox + kx − p < 0 (left) or >= W (right).
+        const Span in = inside(kx, s);
+        for (std::size_t oy = y0; oy < y1; ++oy) {
+          float* r = row + oy * W;
+          for (std::size_t ox = 0; ox < in.lo; ++ox) r[ox] = 0.0f;
+          for (std::size_t ox = in.hi; ox < W; ++ox) r[ox] = 0.0f;
+        }
+      }
+}
+
+// dx += the columns' gradient, stride 1: per input row, the K shifted rows (kx = 0 .. K−1) of each ky added in
+// registers and the row stored once (storing it after each kx and loading it again shifted by one float defeats
+// store forwarding: measured slower than the scalar loop). An element still receives its terms in the scalar
+// loop's order: ky, then kx, whose pairs reach it from distinct output rows in that order.
+__attribute__((target("avx512f"))) void col2im_stride1_avx512(float* dx0, const float* dcols, const Conv2dShape& s) {
+  const std::size_t OH = s.OH(), OW = s.OW(), P = OH * OW, W = s.W;
+  const auto pad = static_cast<std::ptrdiff_t>(s.padding);
+  for (std::size_t c = 0; c < s.C; ++c)
+    for (std::size_t ky = 0; ky < s.K; ++ky)
+      for (std::size_t oy = 0; oy < OH; ++oy) {
+        const std::size_t iy = oy + ky;
+        if (iy < s.padding || iy - s.padding >= s.H) continue;
+        float* dx = dx0 + (c * s.H + iy - s.padding) * W;
+        for (std::size_t ix = 0; ix < W; ix += 16) {
+          const __mmask16 row = lanes(ix, 0, W);
+          __m512 sum = _mm512_maskz_loadu_ps(row, dx + ix);
+          for (std::size_t kx = 0; kx < s.K; ++kx) {
+            // dx column ix' takes d[ox] with ox = ix' − kx + padding, for ox in [0, OW) (and ix' < W).
+            const std::ptrdiff_t shift = pad - static_cast<std::ptrdiff_t>(kx);  // ox − ix'
+            const float* d = dcols + ((c * s.K + ky) * s.K + kx) * P + oy * OW;
+            const std::ptrdiff_t lo = -shift, hi = static_cast<std::ptrdiff_t>(OW) - shift;  // ix' range
+            const __mmask16 valid =
+                row & lanes(ix, static_cast<std::size_t>(std::max<std::ptrdiff_t>(lo, 0)),
+                            static_cast<std::size_t>(std::max<std::ptrdiff_t>(hi, 0)));
+            const float* from = shifted(d, static_cast<std::ptrdiff_t>(ix) + shift);
+            sum = _mm512_add_ps(sum, _mm512_maskz_loadu_ps(valid, from));
+          }
+          _mm512_mask_storeu_ps(dx + ix, row, sum);
+        }
+      }
+}
+
+// Scratch a chunk keeps between calls (grown once, never shrunk): the chains and the transposed operand of the
+// weight gradient, and one image's columns for the functions that keep none.
 std::vector<float>& scratch(int which) {
   thread_local std::vector<float> buffers[3];
   return buffers[which];
@@ -32,6 +119,7 @@ std::vector<float>& scratch(int which) {
 }  // namespace
 
 void im2col(std::span<float> cols_, std::span<const float> x_, const Conv2dShape& s) {
+  if (s.stride == 1 && s.OW() == s.W) return im2col_same(cols_.data(), x_.data(), s);
   const std::size_t OH = s.OH(), OW = s.OW(), P = OH * OW;
   float* row = cols_.data();
   for (std::size_t c = 0; c < s.C; ++c)
@@ -59,6 +147,7 @@ void im2col(std::span<float> cols_, std::span<const float> x_, const Conv2dShape
 }
 
 void col2im_add(std::span<float> dx_, std::span<const float> dcols, const Conv2dShape& s) {
+  if (s.stride == 1 && kHaveAvx512) return col2im_stride1_avx512(dx_.data(), dcols.data(), s);
   const std::size_t OH = s.OH(), OW = s.OW(), P = OH * OW;
   const float* row = dcols.data();
   // Rows in order (c, ky, kx): every dx element receives its terms in that order, whoever calls.
@@ -76,25 +165,29 @@ void col2im_add(std::span<float> dx_, std::span<const float> dcols, const Conv2d
       }
 }
 
+namespace {
+// Image n: its columns into cols_n [C·K·K, OH·OW], then y_n [O, P] = W [O, KK] · cols_n [KK, P], then + b.
+// The bias last, as PyTorch's CPU convolution (oneDNN) adds it: with the bias first in each chain the rounding
+// differs on every output, and on the cnn preset's SGD-momentum trajectory (pytorch-cnn/cnn.safetensors) that drifted
+// 0.028 from PyTorch's step losses within 32 steps; added last, the largest difference is 2e-5, PyTorch's own
+// float32-vs-float64 distance.
+void forward_image(std::span<float> y, std::span<float> cols_n, std::span<const float> x, std::span<const float> w,
+                   std::span<const float> b, const Conv2dShape& s, std::size_t n) {
+  const std::size_t KK = s.patch(), P = s.pixels();
+  im2col(cols_n, x.subspan(n * s.C * s.H * s.W, s.C * s.H * s.W), s);
+  float* y_n = y.data() + n * s.O * P;
+  tile_product({.c = y_n, .ldc = P, .a = w.data(), .a_row = KK, .a_k = 1, .b = cols_n.data(), .ldb = P, .M = s.O,
+                .J = P, .K = KK, .init = TileProduct::Init::Zero});
+  if (!b.empty())
+    for (std::size_t o = 0; o < s.O; ++o)
+      for (std::size_t q = 0; q < P; ++q) y_n[o * P + q] += b[o];
+}
+}  // namespace
+
 void conv2d_forward(std::span<float> y, std::span<float> cols, std::span<const float> x, std::span<const float> w,
                     std::span<const float> b, const Conv2dShape& s, std::size_t n0, std::size_t n1) {
-  const std::size_t KK = s.patch(), P = s.pixels();
-  for (std::size_t n = n0; n < n1; ++n) {
-    const std::span<float> cols_n = cols.subspan(n * KK * P, KK * P);  // [C·K·K, OH·OW]
-    im2col(cols_n, x.subspan(n * s.C * s.H * s.W, s.C * s.H * s.W), s);
-    // y_n [O, P] = W [O, KK] · cols_n [KK, P], then + b
-    tile_product({.c = y.data() + n * s.O * P, .ldc = P, .a = w.data(), .a_row = KK, .a_k = 1, .b = cols_n.data(),
-                  .ldb = P, .M = s.O, .J = P, .K = KK, .init = TileProduct::Init::Zero});
-    // The bias last, as PyTorch's CPU convolution (oneDNN) adds it: with the bias first in each chain the rounding
-    // differs on every output, and on the cnn preset's SGD-momentum trajectory (pytorch-cnn/cnn.safetensors) that
-    // drifted 0.028 from PyTorch's step losses within 32 steps; summed first, the largest difference is 2e-5,
-    // PyTorch's own float32-vs-float64 distance.
-    if (!b.empty())
-      for (std::size_t o = 0; o < s.O; ++o) {
-        float* row = y.data() + (n * s.O + o) * P;
-        for (std::size_t q = 0; q < P; ++q) row[q] += b[o];
-      }
-  }
+  const std::size_t size = s.patch() * s.pixels();
+  for (std::size_t n = n0; n < n1; ++n) forward_image(y, cols.subspan(n * size, size), x, w, b, s, n);
 }
 
 void conv2d_backward_input(std::span<float> dx, std::span<float> dcols, std::span<const float> dy,
@@ -110,44 +203,105 @@ void conv2d_backward_input(std::span<float> dx, std::span<float> dcols, std::spa
   }
 }
 
+// Every dw[o, r] (db[o]) is one FMA chain, from its value on entry, over images n = 0 .. N−1 and pixels p in order:
+// fma(cols_n[r, p], dy_n[o, p], ·) (fma(1, dy_n[o, p], ·) for db). Two ways to run these chains with unit-stride
+// vectors, chosen by which operand is cheaper to transpose per image (the bits are the same either way: a product
+// a·b is b·a, and an element's chain never depends on its neighbours or on the range [o0, o1)):
+//  - across output channels (many patch rows, few channels: conv2's 288 x 64): dy_n transposed to [P, Oc], the
+//    chains held in dwT [KK + 1, Oc] (the last row the bias), A = cols_n broadcast;
+//  - across patch rows (few rows, many channels: a 1-channel conv1's 9 x 32): cols_n transposed to [P, KK + 1] with
+//    a column of ones for the bias, the chains in dwx [Oc, KK + 1], A = dy_n broadcast.
+namespace {
+// The weight gradient with image n's columns from columns_of(n) (kept by the forward, or rebuilt from x).
+template <class Columns>
+void backward_weight(std::span<float> dw, std::span<float> db, std::span<const float> dy, Columns columns_of,
+                     const Conv2dShape& s, std::size_t N, std::size_t o0, std::size_t o1) {
+  if (o1 <= o0) return;
+  const std::size_t KK = s.patch(), P = s.pixels(), Oc = o1 - o0, R = KK + 1;
+  std::vector<float>& acc = scratch(0);
+  std::vector<float>& t = scratch(1);
+  static const float one = 1.0f;
+  if (R < Oc) {
+    // Across patch rows: acc [Oc, R] = [dw | db] rows o0 .. o1 − 1; t [P, R] = [cols_nᵀ | 1].
+    acc.resize(Oc * R);
+    t.resize(P * R);
+    for (std::size_t o = 0; o < Oc; ++o) {
+      std::copy(dw.begin() + static_cast<std::ptrdiff_t>((o0 + o) * KK),
+                dw.begin() + static_cast<std::ptrdiff_t>((o0 + o + 1) * KK), acc.begin() + static_cast<std::ptrdiff_t>(o * R));
+      acc[o * R + KK] = db.empty() ? 0.0f : db[o0 + o];
+    }
+    for (std::size_t p = 0; p < P; ++p) t[p * R + KK] = 1.0f;
+    for (std::size_t n = 0; n < N; ++n) {
+      const float* c = columns_of(n);
+      for (std::size_t p = 0; p < P; ++p)
+        for (std::size_t r = 0; r < KK; ++r) t[p * R + r] = c[r * P + p];
+      // acc [Oc, R] += dy_n [Oc, P] · t [P, R]
+      tile_product({.c = acc.data(), .ldc = R, .a = dy.data() + (n * s.O + o0) * P, .a_row = P, .a_k = 1,
+                    .b = t.data(), .ldb = R, .M = Oc, .J = db.empty() ? KK : R, .K = P,
+                    .init = TileProduct::Init::Accumulate});
+    }
+    for (std::size_t o = 0; o < Oc; ++o) {
+      std::copy(acc.begin() + static_cast<std::ptrdiff_t>(o * R), acc.begin() + static_cast<std::ptrdiff_t>(o * R + KK),
+                dw.begin() + static_cast<std::ptrdiff_t>((o0 + o) * KK));
+      if (!db.empty()) db[o0 + o] = acc[o * R + KK];
+    }
+    return;
+  }
+  // Across output channels: acc [R, Oc] = [dw | db] transposed; t [P, Oc] = dy_n's rows o0 .. o1 − 1 transposed.
+  acc.resize(R * Oc);
+  t.resize(P * Oc);
+  for (std::size_t o = o0; o < o1; ++o) {
+    for (std::size_t r = 0; r < KK; ++r) acc[r * Oc + o - o0] = dw[o * KK + r];
+    acc[KK * Oc + o - o0] = db.empty() ? 0.0f : db[o];
+  }
+  for (std::size_t n = 0; n < N; ++n) {
+    // Transposed in blocks of 16 pixels, so that reads and writes both stay within a few cache lines.
+    const float* g = dy.data() + (n * s.O + o0) * P;
+    for (std::size_t p0 = 0; p0 < P; p0 += 16) {
+      const std::size_t p1 = std::min(P, p0 + 16);
+      for (std::size_t o = 0; o < Oc; ++o)
+        for (std::size_t p = p0; p < p1; ++p) t[p * Oc + o] = g[o * P + p];
+    }
+    // acc [KK, Oc] += cols_n [KK, P] · t [P, Oc]
+    tile_product({.c = acc.data(), .ldc = Oc, .a = columns_of(n), .a_row = P, .a_k = 1, .b = t.data(),
+                  .ldb = Oc, .M = KK, .J = Oc, .K = P, .init = TileProduct::Init::Accumulate});
+    // acc [KK, Oc] (the bias row) += Σ_p 1 · t[p]: fma(1, g, s) is exactly s + g.
+    if (!db.empty())
+      tile_product({.c = acc.data() + KK * Oc, .ldc = Oc, .a = &one, .a_row = 0, .a_k = 0, .b = t.data(),
+                    .ldb = Oc, .M = 1, .J = Oc, .K = P, .init = TileProduct::Init::Accumulate});
+  }
+  for (std::size_t o = o0; o < o1; ++o) {
+    for (std::size_t r = 0; r < KK; ++r) dw[o * KK + r] = acc[r * Oc + o - o0];
+    if (!db.empty()) db[o] = acc[KK * Oc + o - o0];
+  }
+}
+
+}  // namespace
+
 void conv2d_backward_weight(std::span<float> dw, std::span<float> db, std::span<const float> dy,
                             std::span<const float> cols, const Conv2dShape& s, std::size_t N, std::size_t o0,
                             std::size_t o1) {
-  if (o1 <= o0) return;
-  const std::size_t KK = s.patch(), P = s.pixels(), Oc = o1 - o0;
-  // Vectorised across the output channels: dwT [KK + 1, Oc] (the last row the bias gradient) holds the chains,
-  // dyT [P, Oc] each image's gradient transposed, so that the product runs with unit stride.
-  std::vector<float>& dwT = scratch(0);
-  std::vector<float>& dyT = scratch(1);
-  std::vector<float>& image = scratch(2);
-  dwT.resize((KK + 1) * Oc);
-  dyT.resize(P * Oc);
-  image.resize((KK + 1) * Oc);
-  for (std::size_t o = o0; o < o1; ++o) {
-    for (std::size_t r = 0; r < KK; ++r) dwT[r * Oc + o - o0] = dw[o * KK + r];
-    dwT[KK * Oc + o - o0] = db.empty() ? 0.0f : db[o];
-  }
-  static const float one = 1.0f;
-  for (std::size_t n = 0; n < N; ++n) {
-    for (std::size_t o = o0; o < o1; ++o) {
-      const float* g = dy.data() + (n * s.O + o) * P;
-      for (std::size_t p = 0; p < P; ++p) dyT[p * Oc + o - o0] = g[p];
-    }
-    // The image's share, image [KK, Oc] = cols_n [KK, P] · dyT [P, Oc], one FMA chain over p per element, then
-    // added to dwT: a chain per image and a sum over images (not one chain over all N·P terms, whose rounding
-    // error grows with the batch: 1e-4 absolute on cnn's conv1 at N = 8, enough to move a momentum run off
-    // PyTorch's trajectory).
-    tile_product({.c = image.data(), .ldc = Oc, .a = cols.data() + n * KK * P, .a_row = P, .a_k = 1, .b = dyT.data(),
-                  .ldb = Oc, .M = KK, .J = Oc, .K = P, .init = TileProduct::Init::Zero});
-    // The bias row: Σ_p 1 · dyT[p] (fma(1, g, s) is exactly s + g).
-    tile_product({.c = image.data() + KK * Oc, .ldc = Oc, .a = &one, .a_row = 0, .a_k = 0, .b = dyT.data(),
-                  .ldb = Oc, .M = 1, .J = Oc, .K = P, .init = TileProduct::Init::Zero});
-    for (std::size_t i = 0; i < (KK + 1) * Oc; ++i) dwT[i] += image[i];
-  }
-  for (std::size_t o = o0; o < o1; ++o) {
-    for (std::size_t r = 0; r < KK; ++r) dw[o * KK + r] = dwT[r * Oc + o - o0];
-    if (!db.empty()) db[o] = dwT[KK * Oc + o - o0];
-  }
+  const std::size_t size = s.patch() * s.pixels();
+  backward_weight(dw, db, dy, [&](std::size_t n) { return cols.data() + n * size; }, s, N, o0, o1);
+}
+
+void conv2d_backward_weight_from_input(std::span<float> dw, std::span<float> db, std::span<const float> dy,
+                                       std::span<const float> x, const Conv2dShape& s, std::size_t N,
+                                       std::size_t o0, std::size_t o1) {
+  std::vector<float>& own = scratch(2);
+  own.resize(s.patch() * s.pixels());
+  const std::size_t image = s.C * s.H * s.W;
+  backward_weight(dw, db, dy, [&](std::size_t n) {
+    im2col(own, x.subspan(n * image, image), s);
+    return static_cast<const float*>(own.data());
+  }, s, N, o0, o1);
+}
+
+void conv2d_forward_transient(std::span<float> y, std::span<const float> x, std::span<const float> w,
+                              std::span<const float> b, const Conv2dShape& s, std::size_t n0, std::size_t n1) {
+  std::vector<float>& own = scratch(2);
+  own.resize(s.patch() * s.pixels());
+  for (std::size_t n = n0; n < n1; ++n) forward_image(y, own, x, w, b, s, n);
 }
 
 }  // namespace mnist::kernels

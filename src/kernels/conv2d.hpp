@@ -44,4 +44,20 @@ void conv2d_backward_weight(std::span<float> dw, std::span<float> db, std::span<
                             std::span<const float> cols, const Conv2dShape& s, std::size_t N, std::size_t o0,
                             std::size_t o1);
 
+/// The same two without keeping the batch's columns (K² times the input: 29 MB for a 32->64 3x3 layer on 14x14 at
+/// batch 128, written by the forward and read back by the weight gradient, beyond the caches): the forward builds
+/// each image's columns in a buffer private to the calling thread, the weight gradient rebuilds them from x (which
+/// the layer keeps anyway). The same values and bits as conv2d_forward and conv2d_backward_weight over im2col(x);
+/// measured 1.2x faster on that layer's forward and 1.1x on its weight gradient, but slower for the 1- and
+/// 6-channel layers, whose columns are cheap to keep and dear to rebuild (docs/conv-kernels.md).
+void conv2d_forward_transient(std::span<float> y, std::span<const float> x, std::span<const float> w,
+                              std::span<const float> b, const Conv2dShape& s, std::size_t n0, std::size_t n1);
+void conv2d_backward_weight_from_input(std::span<float> dw, std::span<float> db, std::span<const float> dy,
+                                       std::span<const float> x, const Conv2dShape& s, std::size_t N,
+                                       std::size_t o0, std::size_t o1);
+
+/// Whether a layer of this shape is faster keeping its columns (conv2d_forward + conv2d_backward_weight) than
+/// without (the two above), as measured at the presets' shapes: keep them below 8 input channels.
+inline bool conv2d_keeps_columns(const Conv2dShape& s) { return s.C < 8; }
+
 }  // namespace mnist::kernels

@@ -1,10 +1,73 @@
 #include "kernels/pool2d.hpp"
 
+#include <immintrin.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
+#include "kernels/cpu.hpp"
+
 namespace mnist::kernels {
+
+namespace {
+// PyTorch's update for one window element, without a branch (random data mispredicts half of them): a larger
+// value or a NaN takes over.
+inline void consider(float v, std::uint32_t i, float& best, std::uint32_t& at) {
+  const bool take = v > best || v != v;
+  best = take ? v : best;
+  at = take ? i : at;
+}
+
+// The presets' 2x2 windows moved by 2: the four elements in row-major order, unrolled.
+void maxpool_2x2(float* y, std::uint32_t* argmax, const float* x, const Pool2dShape& s) {
+  const std::size_t OH = s.OH(), OW = s.OW(), W = s.W;
+  for (std::size_t oy = 0; oy < OH; ++oy)
+    for (std::size_t ox = 0; ox < OW; ++ox) {
+      const auto i = static_cast<std::uint32_t>(2 * oy * W + 2 * ox), j = static_cast<std::uint32_t>(i + W);
+      float best = -std::numeric_limits<float>::infinity();
+      std::uint32_t at = i;
+      consider(x[i], i, best, at);
+      consider(x[i + 1], i + 1, best, at);
+      consider(x[j], j, best, at);
+      consider(x[j + 1], j + 1, best, at);
+      y[oy * OW + ox] = best;
+      argmax[oy * OW + ox] = at;
+    }
+}
+// The same on AVX-512, 16 windows of an output row at a time: the two input rows' even and odd columns split by a
+// permute, then PyTorch's update as masked moves (scalar code compiles it to branches that random data mispredicts).
+__attribute__((target("avx512f"))) void maxpool_2x2_avx512(float* y, std::uint32_t* argmax, const float* x,
+                                                            const Pool2dShape& s) {
+  const std::size_t OH = s.OH(), OW = s.OW(), W = s.W;
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+  const __m512i lane2 = _mm512_slli_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), 1);
+  for (std::size_t oy = 0; oy < OH; ++oy)
+    for (std::size_t ox = 0; ox < OW; ox += 16) {
+      const std::size_t n = std::min<std::size_t>(16, OW - ox), in = 2 * n;  // windows, input columns
+      const __mmask16 out_mask = static_cast<__mmask16>((1u << n) - 1u);
+      const __mmask16 lo = static_cast<__mmask16>(in >= 16 ? 0xFFFFu : (1u << in) - 1u);
+      const __mmask16 hi = static_cast<__mmask16>(in <= 16 ? 0u : (1u << (in - 16)) - 1u);
+      __m512 best = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+      const auto first = static_cast<int>(2 * oy * W + 2 * ox);
+      __m512i at = _mm512_add_epi32(_mm512_set1_epi32(first), lane2);
+      for (std::size_t dy = 0; dy < 2; ++dy) {
+        const float* row = x + (2 * oy + dy) * W + 2 * ox;
+        const __m512 a = _mm512_maskz_loadu_ps(lo, row), b = _mm512_maskz_loadu_ps(hi, row + 16);
+        const __m512i base = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(first + dy * W)), lane2);
+        for (int dx = 0; dx < 2; ++dx) {
+          const __m512 v = _mm512_permutex2var_ps(a, dx == 0 ? even : odd, b);
+          const __mmask16 take = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+          best = _mm512_mask_mov_ps(best, take, v);
+          at = _mm512_mask_mov_epi32(at, take, dx == 0 ? base : _mm512_add_epi32(base, _mm512_set1_epi32(1)));
+        }
+      }
+      _mm512_mask_storeu_ps(y + oy * OW + ox, out_mask, best);
+      _mm512_mask_storeu_epi32(argmax + oy * OW + ox, out_mask, at);
+    }
+}
+}  // namespace
 
 void maxpool2d_forward(std::span<float> y_, std::span<std::uint32_t> argmax_, std::span<const float> x_,
                        const Pool2dShape& s, std::size_t p0, std::size_t p1) {
@@ -13,24 +76,25 @@ void maxpool2d_forward(std::span<float> y_, std::span<std::uint32_t> argmax_, st
     const float* x = x_.data() + plane * in;
     float* y = y_.data() + plane * out;
     std::uint32_t* argmax = argmax_.data() + plane * out;
+    if (s.K == 2 && s.stride == 2) {
+      if (kHaveAvx512) maxpool_2x2_avx512(y, argmax, x, s);
+      else maxpool_2x2(y, argmax, x, s);
+      continue;
+    }
     for (std::size_t oy = 0; oy < OH; ++oy)
       for (std::size_t ox = 0; ox < OW; ++ox) {
         // PyTorch's loop: start below everything at the window's first index; a larger value or a NaN takes over,
         // so ties keep the first maximum and a NaN (the last one) wins.
         const std::size_t first = oy * s.stride * s.W + ox * s.stride;
         float best = -std::numeric_limits<float>::infinity();
-        std::size_t at = first;
+        auto at = static_cast<std::uint32_t>(first);
         for (std::size_t ky = 0; ky < s.K; ++ky)
           for (std::size_t kx = 0; kx < s.K; ++kx) {
             const std::size_t i = first + ky * s.W + kx;
-            const float v = x[i];
-            if (v > best || std::isnan(v)) {
-              best = v;
-              at = i;
-            }
+            consider(x[i], static_cast<std::uint32_t>(i), best, at);
           }
         y[oy * OW + ox] = best;
-        argmax[oy * OW + ox] = static_cast<std::uint32_t>(at);
+        argmax[oy * OW + ox] = at;
       }
   }
 }

@@ -279,6 +279,26 @@ TEST(Conv2dKernel, ResultsDoNotDependOnTheRangesOfACall) {
   }
 }
 
+// Without the kept columns: the same bits as with them, for the whole batch and for ranges.
+TEST(Conv2dKernel, TransientColumnsGiveTheSameBits) {
+  for (const ConvCase& c : kConvCases) {
+    const ConvData d(c, 33);
+    const Conv2dShape& s = c.s;
+    std::vector<float> y1(c.N * s.O * s.pixels()), y2(y1.size()), cols(d.cols_size());
+    conv2d_forward(y1, cols, d.x, d.w, d.b, s, 0, c.N);
+    conv2d_forward_transient(y2, d.x, d.w, d.b, s, 1, c.N);
+    conv2d_forward_transient(y2, d.x, d.w, d.b, s, 0, 1);
+    EXPECT_EQ(y1, y2) << name(c);
+    std::vector<float> dw1(s.O * s.patch(), 0.5f), db1(s.O, 0.25f), dw2 = dw1, db2 = db1;
+    conv2d_backward_weight(dw1, db1, d.dy, cols, s, c.N, 0, s.O);
+    const std::size_t cut = s.O / 2;
+    conv2d_backward_weight_from_input(dw2, db2, d.dy, d.x, s, c.N, cut, s.O);
+    conv2d_backward_weight_from_input(dw2, db2, d.dy, d.x, s, c.N, 0, cut);
+    EXPECT_EQ(dw1, dw2) << name(c);
+    EXPECT_EQ(db1, db2) << name(c);
+  }
+}
+
 // ---- pooling ----
 
 namespace {

@@ -7,9 +7,17 @@
 # Usage: scripts/bench_peers.sh [DATA_DIR=/usr/share/datasets/fashion-mnist] [EPOCHS=10] [BUILD_DIR=build]
 #                               [PEERS=libtorch|both] [ROUNDS=5]
 # Environment: BENCH_CPUS=1 runs everything under `taskset -c 1` (then mnist runs on one thread only);
+#              BENCH_NICE=-20 runs it in a session of its own whose scheduling group gets that nice value (root):
+#                with the kernel's autogroups a plain `nice` does not weigh against other sessions' builds;
 #              MNIST_THREADS=1,2 the thread counts of mnist's runs.
 # Installs python3-torch python3-torchvision libtorch-dev with apt-get when missing (needs root).
 set -euo pipefail
+if [ -n "${BENCH_NICE:-}" ] && [ -z "${BENCH_NICED:-}" ]; then
+  [[ $BENCH_NICE =~ ^-?[0-9]+$ ]] || { echo "bench_peers.sh: BENCH_NICE must be a whole number, not '$BENCH_NICE'" >&2; exit 2; }
+  # A new session is a new autogroup; its nice value weighs it against the other sessions on the machine.
+  exec env BENCH_NICED=1 setsid --wait bash -c 'echo "$1" > /proc/self/autogroup && shift && exec "$@"' \
+    bench "$BENCH_NICE" bash "$0" "$@"
+fi
 root=$(cd "$(dirname "$0")/.." && pwd)
 data=${1:-/usr/share/datasets/fashion-mnist}; epochs=${2:-10}; build=${3:-$root/build}
 which=${4:-libtorch}; rounds=${5:-5}
@@ -49,7 +57,7 @@ run_mnist() {
     grep -E '^(logistic|hidden)' |
     awk -v r="$1" '{ t = $3; sub(/threads=/, "", t); print "round=" r " mnist-" t "t " $0 }' | tee -a "$log"
 }
-echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)${BENCH_CPUS:+, pinned to CPU $BENCH_CPUS}"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)${BENCH_CPUS:+, pinned to CPU $BENCH_CPUS}${BENCH_NICE:+, autogroup nice $BENCH_NICE}"
 for ((round = 1; round <= rounds; ++round)); do
   if ((round % 2)); then run_peers "$round"; run_mnist "$round"; else run_mnist "$round"; run_peers "$round"; fi
 done
@@ -65,6 +73,8 @@ awk '
     return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
   }
   function add(key, v) { vals[key] = (key in vals) ? vals[key] " " v : v }
+  function sec(v) { return v ? sprintf("%9.3fs", v) : "-" }
+  function ratio(x, y, f) { return x && y ? sprintf(f, x / y) : "-" }
   { r = $1; sub(/round=/, "", r); impl = $2; model = $3
     for (i = 4; i <= NF; ++i) if ($i ~ /^seconds=/) s = substr($i, 9) + 0
     if (model ~ /^(logistic|hidden|hidden-relu)$/) { t[r, impl, model] = s; if (r > last) last = r } }
@@ -77,8 +87,8 @@ awk '
         m = models[k]; p = t[r, "pytorch-seed", m]; l = t[r, "libtorch", m]; a = t[r, "mnist-1t", m]; b = t[r, "mnist-2t", m]
         if (p) add(m "p", p); if (l) add(m "l", l); if (a) add(m "a", a); if (b) add(m "b", b)
         if (a && l) add(m "rl", l / a); if (a && p) add(m "rp", p / a); if (a && b) add(m "rs", a / b)
-        printf "%-6d %-12s %9.3fs %9.3fs %9.3fs %9.3fs %11.2fx %11.1fx %7.2fx\n", r, m, p, l, a, b,
-               (a && l ? l / a : 0), (a && p ? p / a : 0), (a && b ? a / b : 0)
+        printf "%-6d %-12s %10s %10s %10s %10s %12s %12s %8s\n", r, m, sec(p), sec(l), sec(a), sec(b),
+               ratio(l, a, "%.2fx"), ratio(p, a, "%.1fx"), ratio(a, b, "%.2fx")
       }
     printf "\nmedian over %d rounds [range]:\n", last
     printf "%-12s %10s %10s %10s %10s %22s %22s %20s\n", "model", "pytorch", "libtorch", "mnist-1t", "mnist-2t",

@@ -2,11 +2,14 @@
 """docs_links: the README stays a guide (at most 300 lines); every relative link in README.md and docs/*.md
 resolves: the file or directory exists, and a #fragment names a heading (GitHub's anchor for it) or an <a id> in
 the target; and every line of the README's C++ code is in examples/readme_example.cpp, the program the package
-test builds and runs, so the README shows tested code. External links (http, https, mailto) are not followed:
-the tests run offline.
+test builds and runs, so the README shows tested code. With $MNIST_CLI set (as CTest sets it), every
+"$ mnist COMMAND ..." line shown in README.md and docs/ names a command the binary has, and each --flag on it is in
+that command's --help. External links (http, https, mailto) are not followed: the tests run offline.
 Usage: docs_links.py [SOURCE_DIR=.]"""
+import os
 import pathlib
 import re
+import subprocess
 import sys
 
 MAX_README_LINES = 300
@@ -48,6 +51,33 @@ def anchors(path):
     return found
 
 
+def help_text(cli, *args):
+    return subprocess.run([cli, *args, "--help"], capture_output=True, text=True, timeout=60).stdout
+
+
+def check_commands(cli, documents, root):
+    """Each shown `$ mnist COMMAND --flag ...` line: COMMAND exists, every --flag is in its --help."""
+    failures = []
+    listing = help_text(cli)
+    commands = set(re.findall(r"^  ([a-z][a-z-]*)\s", listing.split("Subcommands:")[-1], re.M))
+    helps = {}
+    for document in documents:
+        for number, line in enumerate(document.read_text(encoding="utf-8").splitlines(), 1):
+            match = re.match(r"^\$ mnist ([a-z][a-z-]*)(.*)$", line)
+            if not match:
+                continue
+            where = f"{document.relative_to(root)}:{number}"
+            command, rest = match.group(1), match.group(2).split("#")[0]
+            if command not in commands:
+                failures.append(f"{where}: 'mnist {command}' is not a command ({', '.join(sorted(commands))})")
+                continue
+            helps.setdefault(command, help_text(cli, command))
+            for flag in re.findall(r"(?<!\S)(--[a-z][a-z-]*)", rest):
+                if not re.search(re.escape(flag) + r"\b", helps[command]):
+                    failures.append(f"{where}: 'mnist {command}' has no flag {flag}")
+    return failures
+
+
 def main():
     root = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else ".").resolve()
     readme = root / "README.md"
@@ -79,11 +109,15 @@ def main():
             continue
         if in_cpp and line.strip() and line.strip() not in example:
             failures.append(f"README.md:{number}: C++ line not in examples/readme_example.cpp: {line.strip()}")
+    cli = os.environ.get("MNIST_CLI")
+    if cli:
+        failures += check_commands(cli, documents, root)
     for failure in failures:
         print("FAIL:", failure)
     if failures:
         return 1
-    print(f"OK: README.md {lines} lines; {checked} relative links in {len(documents)} documents resolve")
+    print(f"OK: README.md {lines} lines; {checked} relative links in {len(documents)} documents resolve"
+          + ("; the commands shown exist with their flags" if cli else ""))
     return 0
 
 

@@ -2,6 +2,8 @@
 #pragma once
 #include <CLI/CLI.hpp>
 
+#include <string>
+
 namespace mnist::cli {
 
 void register_info(CLI::App& app);
@@ -11,5 +13,8 @@ void register_predict(CLI::App& app);
 void register_train(CLI::App& app);
 void register_compare(CLI::App& app);
 void register_plot(CLI::App& app);  // plot and plot-activation
+void register_version(CLI::App& app);  // version and --version
+/// What `mnist version` prints: version, build, options, libraries (several lines, newline-terminated).
+std::string version_text();
 
 }  // namespace mnist::cli

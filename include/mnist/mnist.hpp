@@ -40,3 +40,4 @@
 #include "mnist/metrics.hpp"
 #include "mnist/image.hpp"
 #include "mnist/plot.hpp"
+#include "mnist/version.hpp"

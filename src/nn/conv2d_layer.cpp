@@ -24,17 +24,23 @@ class Conv2dLayer final : public Layer {
     s_.K = l.kernel;
     s_.stride = l.stride;
     s_.padding = l.padding;
+    keep_columns_ = kernels::conv2d_keeps_columns(s_);
   }
 
   std::span<const float> forward(std::span<const float> x, std::size_t N, const ForwardContext&) override {
     x_ = x.first(N * s_.C * s_.H * s_.W);
     N_ = N;
-    grow(y_, N * s_.O * s_.pixels());            // [N, O, OH, OW]
-    grow(cols_, N * s_.patch() * s_.pixels());   // [N, C·K·K, OH·OW]
+    grow(y_, N * s_.O * s_.pixels());  // [N, O, OH, OW]
+    // Few input channels: keep the batch's columns [N, C·K·K, OH·OW] for the weight gradient; many: rebuild them
+    // from x there (the same bits; which is faster was measured per shape, kernels::conv2d_keeps_columns).
+    if (keep_columns_) grow(cols_, N * s_.patch() * s_.pixels());
     const std::size_t chunks = image_chunks(N);
     auto run = [&](std::size_t c) {
       const kernels::Range r = kernels::chunk_range(N, chunks, c);
-      kernels::conv2d_forward(y_, cols_, x_, weight(state_.params), bias(state_.params), s_, r.begin, r.end);
+      if (keep_columns_)
+        kernels::conv2d_forward(y_, cols_, x_, weight(state_.params), bias(state_.params), s_, r.begin, r.end);
+      else
+        kernels::conv2d_forward_transient(y_, x_, weight(state_.params), bias(state_.params), s_, r.begin, r.end);
     };
     kernels::parallel_for_chunks(chunks, run);
     return std::span<const float>(y_).first(N * s_.O * s_.pixels());
@@ -46,7 +52,11 @@ class Conv2dLayer final : public Layer {
     const std::size_t o_chunks = std::min<std::size_t>(s_.O, 4);
     auto weights = [&](std::size_t c) {
       const kernels::Range r = kernels::chunk_range(s_.O, o_chunks, c);
-      kernels::conv2d_backward_weight(weight(state_.grads), bias(state_.grads), dy, cols_, s_, N, r.begin, r.end);
+      if (keep_columns_)
+        kernels::conv2d_backward_weight(weight(state_.grads), bias(state_.grads), dy, cols_, s_, N, r.begin, r.end);
+      else
+        kernels::conv2d_backward_weight_from_input(weight(state_.grads), bias(state_.grads), dy, x_, s_, N, r.begin,
+                                                   r.end);
     };
     kernels::parallel_for_chunks(o_chunks, weights);
     if (!need_dx) return {};
@@ -67,6 +77,7 @@ class Conv2dLayer final : public Layer {
   kernels::Conv2dShape s_;
   std::span<const float> x_;
   std::size_t N_ = 0;
+  bool keep_columns_ = true;
   std::vector<float> y_, cols_, dx_, dcols_;
 
   static std::size_t image_chunks(std::size_t N) { return std::max<std::size_t>(1, (N + kImagesPerChunk - 1) / kImagesPerChunk); }

@@ -11,5 +11,6 @@ void register_predict(CLI::App& app);
 void register_train(CLI::App& app);
 void register_compare(CLI::App& app);
 void register_plot(CLI::App& app);  // plot and plot-activation
+void register_serve(CLI::App& app);
 
 }  // namespace mnist::cli

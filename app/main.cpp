@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
   mnist::cli::register_train(app);
   mnist::cli::register_compare(app);
   mnist::cli::register_plot(app);
+  mnist::cli::register_serve(app);
   try {
     app.parse(argc, argv);
     return 0;

@@ -67,7 +67,11 @@ TEST(ServeLoad, EightClientsAtOnceAllAnsweredMemoryFlat) {
               pct(0.99), rss_before, rss_after);
   EXPECT_EQ(failed, 0);
   EXPECT_EQ(all.size(), static_cast<std::size_t>(kClients * per_client));
+#if MNIST_SANITIZED
+  // AddressSanitizer keeps freed memory in quarantine (up to 256 MB): the resident size grows by design there.
+#else
   EXPECT_LT(rss_after - rss_before, 16 * 1024) << "memory grew under load";
+#endif
   EXPECT_EQ(server.stop(SIGTERM, std::chrono::seconds(5)), 0) << server.err();
 }
 

@@ -217,8 +217,11 @@ async function showTestSet() {
     bytes.forEach((v, i) => img.data.set([v, v, v, 255], i * 4));
     g.putImageData(img, 0, 0);
     const cap = document.createElement('figcaption');
-    cap.textContent = s.label === s.predicted ? className(s.label) : `${className(s.label)}→${className(s.predicted)}`;
-    cap.title = `test image #${s.index}: probability ${s.probability.toFixed(3)}`;
+    // "8 - eight" -> "8": the grid's captions stay short; the full names are in the tooltip.
+    const short = (k) => className(k).split(' - ')[0];
+    cap.textContent = s.label === s.predicted ? short(s.label) : `${short(s.label)}→${short(s.predicted)}`;
+    cap.title = `test image #${s.index}: ${className(s.label)}, predicted ${className(s.predicted)} ` +
+      `(probability ${s.probability.toFixed(3)})`;
     fig.append(c, cap);
     return fig;
   }));

@@ -17,6 +17,16 @@ namespace {
 
 constexpr const char* kJson = "application/json";
 
+// httplib's routes are regular expressions: an asset's URL with its '.' escaped matches that URL only.
+std::string exact_route(std::string_view url) {
+  std::string pattern;
+  for (char c : url) {
+    if (std::string_view(".^$|()[]{}*+?\\").find(c) != std::string_view::npos) pattern += '\\';
+    pattern += c;
+  }
+  return pattern;
+}
+
 void send_error(httplib::Response& res, int status, std::string_view message) {
   res.status = status;
   res.set_content(error_json(message), kJson);
@@ -69,7 +79,7 @@ void WebServer::Impl::routes() {
     send_error(res, 500, what);
   });
   for (const Asset& asset : embedded_assets()) {
-    http.Get(std::string(asset.url), [&asset](const httplib::Request&, httplib::Response& res) {
+    http.Get(exact_route(asset.url), [&asset](const httplib::Request&, httplib::Response& res) {
       res.set_content(asset.body.data(), asset.body.size(), std::string(asset.content_type).c_str());
       res.set_header("Cache-Control", "no-cache");
       res.set_header("X-Content-Type-Options", "nosniff");

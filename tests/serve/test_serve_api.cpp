@@ -99,7 +99,7 @@ TEST_F(ServeApi, ServesNoFileOfTheFileSystem) {
   // Sent raw: a client library would normalise "..".
   for (const char* path : {"/../CMakeLists.txt", "/%2e%2e/%2e%2e/etc/passwd", "/%2E%2E%2Fetc%2Fpasswd",
                            "//etc/passwd", "/etc/passwd", "/app.js/../../../etc/passwd", "/src/serve/assets/app.js",
-                           "/index.html/", "/./app.js", "/api/model/../../etc/passwd", "/%00", "/nothing"}) {
+                           "/index.html/", "/./app.js", "/appXjs", "/chart.min.jsx", "/api/model/../../etc/passwd", "/%00", "/nothing"}) {
     std::string response;
     const int status =
         raw_status(port_, std::string("GET ") + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &response);

@@ -5,6 +5,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <jpeglib.h>
+
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -46,7 +50,9 @@ void write_test_model(const std::filesystem::path& path) {
                    {"pixel_scaling", "x / 255"}});
 }
 
-std::vector<std::uint8_t> digit_png(std::size_t width, std::size_t height, int shape) {
+namespace {
+
+GrayImage digit_image(std::size_t width, std::size_t height, int shape) {
   GrayImage image{width, height, std::vector<std::uint8_t>(width * height, 255)};
   const double cx = static_cast<double>(width) / 2, cy = static_cast<double>(height) / 2;
   const double r = static_cast<double>(std::min(width, height)) * 0.35, w = r * 0.18;
@@ -58,11 +64,45 @@ std::vector<std::uint8_t> digit_png(std::size_t width, std::size_t height, int s
                                               : false;  // blank
       if (ink) image.pixels[y * width + x] = 20;
     }
+  return image;
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> digit_png(std::size_t width, std::size_t height, int shape) {
+  const GrayImage image = digit_image(width, height, shape);
   const std::filesystem::path tmp =
       std::filesystem::temp_directory_path() / ("mnist-digit-" + std::to_string(::getpid()) + ".png");
   write_png(tmp, image);
   std::vector<std::uint8_t> bytes = read_file(tmp);
   std::filesystem::remove(tmp);
+  return bytes;
+}
+
+std::vector<std::uint8_t> digit_jpeg(std::size_t width, std::size_t height, int shape) {
+  const GrayImage image = digit_image(width, height, shape);
+  jpeg_compress_struct cinfo{};
+  jpeg_error_mgr err{};
+  cinfo.err = jpeg_std_error(&err);
+  jpeg_create_compress(&cinfo);
+  unsigned char* buffer = nullptr;
+  unsigned long size = 0;
+  jpeg_mem_dest(&cinfo, &buffer, &size);
+  cinfo.image_width = static_cast<JDIMENSION>(width);
+  cinfo.image_height = static_cast<JDIMENSION>(height);
+  cinfo.input_components = 1;
+  cinfo.in_color_space = JCS_GRAYSCALE;
+  jpeg_set_defaults(&cinfo);
+  jpeg_set_quality(&cinfo, 95, TRUE);
+  jpeg_start_compress(&cinfo, TRUE);
+  while (cinfo.next_scanline < cinfo.image_height) {
+    JSAMPROW row = const_cast<JSAMPROW>(&image.pixels[cinfo.next_scanline * width]);
+    jpeg_write_scanlines(&cinfo, &row, 1);
+  }
+  jpeg_finish_compress(&cinfo);
+  std::vector<std::uint8_t> bytes(buffer, buffer + size);
+  jpeg_destroy_compress(&cinfo);
+  std::free(buffer);
   return bytes;
 }
 

@@ -16,6 +16,8 @@ void write_noise_dataset(const std::filesystem::path& dir);
 void write_test_model(const std::filesystem::path& path);
 /// A PNG of a dark digit-like stroke on a light background, width x height (shape 0: a "1", 1: a "0", 2: none, blank).
 std::vector<std::uint8_t> digit_png(std::size_t width, std::size_t height, int shape);
+/// The same drawing as a grayscale JPEG (libjpeg, quality 95).
+std::vector<std::uint8_t> digit_jpeg(std::size_t width, std::size_t height, int shape);
 /// Sends request as is to 127.0.0.1:port and returns the response's status code (0 when none came).
 int raw_status(int port, const std::string& request, std::string* response = nullptr);
 /// Resident memory of a process, in KiB (VmRSS), 0 when unknown.

@@ -158,6 +158,15 @@ TEST_F(ServeApi, PredictsAnImageAsTheLibraryAndMnistPredictDo) {
   for (std::size_t k = 0; k < 10; ++k) EXPECT_NEAR(printed[k], got[k], 5e-5 + 5e-4 * got[k]) << k;
 }
 
+TEST_F(ServeApi, PredictsAJpegAsTheLibraryDoes) {
+  const std::vector<std::uint8_t> jpeg = digit_jpeg(100, 140, 0);
+  const auto [status, answer] = post(as_text(jpeg), "image/jpeg");
+  ASSERT_EQ(status, 200) << answer.dump();
+  const GrayImage seen = preprocess_digit(decode_image(jpeg, "x"));
+  EXPECT_EQ(answer["pixels"].get<std::vector<int>>(), std::vector<int>(seen.pixels.begin(), seen.pixels.end()));
+  EXPECT_EQ(answer["probabilities"].get<std::vector<float>>(), library_probabilities(seen.pixels));
+}
+
 TEST_F(ServeApi, PredictsJsonPixelsAsIs) {
   std::vector<int> pixels(784);
   for (std::size_t i = 0; i < 784; ++i) pixels[i] = static_cast<int>((i * 37) % 256);

@@ -67,6 +67,9 @@ TEST(ServeRequest, ReadsImageSizesFromHeadersBeforeDecoding) {
   const auto [w, h] = image_header_size(std::string_view(reinterpret_cast<const char*>(png.data()), png.size()));
   EXPECT_EQ(w, 90u);
   EXPECT_EQ(h, 120u);
+  const std::vector<std::uint8_t> jpg = mnist::testing::digit_jpeg(70, 50, 1);
+  EXPECT_EQ(image_header_size(std::string_view(reinterpret_cast<const char*>(jpg.data()), jpg.size())),
+            (std::pair<std::size_t, std::size_t>{70, 50}));
   // A JPEG: SOI, an APP0 segment, then SOF0 with height 300 and width 5000.
   const std::string jpeg("\xff\xd8\xff\xe0\x00\x04xx\xff\xc0\x00\x0b\x08\x01\x2c\x13\x88\x01\x01\x11\x00", 21);
   EXPECT_EQ(image_header_size(jpeg), (std::pair<std::size_t, std::size_t>{5000, 300}));

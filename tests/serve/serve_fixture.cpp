@@ -5,10 +5,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <jpeglib.h>
-
 #include <cmath>
-#include <cstdio>
+#include <cstdio>  // before jpeglib.h, which uses FILE
+#include <jpeglib.h>
 #include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>

@@ -35,7 +35,8 @@ TEST(ServeTraining, StreamsTheRunAndPredictsWithTheCurrentWeights) {
   TempDir dir;
   write_noise_dataset(dir / "data");
   ServerProcess server({"train", "--data-dir", (dir / "data").string(), "--model", "784-16-relu-10", "--epochs", "3",
-                        "--batch-size", "10", "--out", (dir / "run").string(), "--serve", "0"});
+                        "--batch-size", "10", "--out", (dir / "run").string(), "--serve", "0", "--threads", "2"});
+  // Two threads: the engine's thread pool is busy with training while predictions are asked for.
   const int port = server.wait_for_port();
   ASSERT_GT(port, 0) << server.out() << server.err();
 

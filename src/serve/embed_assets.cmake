@@ -17,8 +17,10 @@ foreach(pair IN LISTS FILES)
   string(LENGTH "${hex}" hex_length)
   math(EXPR size "${hex_length} / 2")
   string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
-  # Lines of 32 bytes keep the generated file readable by compilers and editors alike.
-  string(REGEX REPLACE "((0x[0-9a-f][0-9a-f],){32})" "\\1\n" bytes "${bytes}")
+  # Lines of 16 bytes keep the generated file readable by compilers and editors alike (CMake's regular
+  # expressions have no {n}, hence the repeated group).
+  string(REPEAT "0x[0-9a-f][0-9a-f]," 16 line)
+  string(REGEX REPLACE "(${line})" "\\1\n" bytes "${bytes}")
   if(url MATCHES "\\.html$" OR url STREQUAL "/")
     set(type "text/html; charset=utf-8")
   elseif(url MATCHES "\\.js$")

@@ -142,6 +142,17 @@ WebServer::~WebServer() {
 }
 
 int WebServer::start(const std::string& host, int port) {
+  if (is_loopback(host)) {
+    // DNS rebinding: a web page elsewhere can point a name of its own at 127.0.0.1 and make the browser call this
+    // server as that name. A server only this machine reaches answers only requests addressed to it by a local name.
+    impl_->http.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+      std::string name = req.get_header_value("Host");
+      name = name.rfind('[', 0) == 0 ? name.substr(0, name.find(']') + 1) : name.substr(0, name.find(':'));
+      if (name == "localhost" || name == "[::1]" || name.rfind("127.", 0) == 0) return httplib::Server::HandlerResponse::Unhandled;
+      send_error(res, 403, "this server answers requests to 127.0.0.1 or localhost only");
+      return httplib::Server::HandlerResponse::Handled;
+    });
+  }
   int bound = port;
   if (port == 0) {
     bound = impl_->http.bind_to_any_port(host);

@@ -102,7 +102,7 @@ TEST_F(ServeApi, ServesNoFileOfTheFileSystem) {
                            "/index.html/", "/./app.js", "/appXjs", "/chart.min.jsx", "/api/model/../../etc/passwd", "/%00", "/nothing"}) {
     std::string response;
     const int status =
-        raw_status(port_, std::string("GET ") + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &response);
+        raw_status(port_, std::string("GET ") + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", &response);
     EXPECT_TRUE(status == 404 || status == 400) << path << " -> " << status;
     EXPECT_EQ(response.find("root:"), std::string::npos) << path;
     EXPECT_EQ(response.find("cmake_minimum_required"), std::string::npos) << path;
@@ -110,6 +110,21 @@ TEST_F(ServeApi, ServesNoFileOfTheFileSystem) {
   auto res = client().Get("/no/such/page");
   ASSERT_TRUE(res);
   expect_error(res->status, json::parse(res->body, nullptr, false), 404);
+}
+
+TEST_F(ServeApi, AnswersOnlyRequestsAddressedToALocalName) {
+  // DNS rebinding: a page of evil.example resolving its name to 127.0.0.1.
+  std::string response;
+  EXPECT_EQ(raw_status(port_, "GET /api/model HTTP/1.1\r\nHost: evil.example:8080\r\nConnection: close\r\n\r\n",
+                       &response),
+            403);
+  EXPECT_NE(response.find("\"error\""), std::string::npos);
+  EXPECT_EQ(raw_status(port_, "GET /api/model HTTP/1.1\r\nConnection: close\r\n\r\n"), 403);  // no Host
+  for (const char* host : {"127.0.0.1:1234", "localhost:8080", "localhost", "[::1]:8080"})
+    EXPECT_EQ(raw_status(port_, std::string("GET /api/model HTTP/1.1\r\nHost: ") + host +
+                                    "\r\nConnection: close\r\n\r\n"),
+              200)
+        << host;
 }
 
 TEST_F(ServeApi, DescribesTheModel) {
@@ -226,7 +241,7 @@ TEST_F(ServeApi, RefusesBadBodiesWithAJsonErrorAndKeepsServing) {
   std::string response;
   const std::string over(2 * 1024 * 1024 + 1, 'x');
   EXPECT_EQ(raw_status(port_,
-                       "POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: " +
+                       "POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\nContent-Length: " +
                            std::to_string(over.size()) + "\r\n\r\n" + over,
                        &response),
             413);

@@ -176,19 +176,8 @@ void run_train(TrainOptions& o, const CLI::App& command) {
   // The page of mnist serve, answered by the weights being trained, and the live charts; after training it keeps
   // serving the trained model until Ctrl-C.
   LiveTraining live(o.model, o.flags.common.data.dataset, data->split[0].size(), data->split[1].size());
-  std::size_t parameters = 0;
-  for (const auto& [name, shape] : parameter_shapes(parse_model_spec(o.model))) {
-    std::size_t count = 1;
-    for (std::size_t d : shape) count *= d;
-    parameters += count;
-  }
-  serve::ModelInfo info;
-  info.spec = o.model;
-  info.dataset = o.flags.common.data.dataset;
-  info.classes = data->train.classes();
-  info.rows = data->train.rows();
-  info.cols = data->train.cols();
-  info.parameters = parameters;
+  const serve::ModelInfo info = spec_info(o.model, o.flags.common.data.dataset, data->train.classes(),
+                                          data->train.rows(), data->train.cols());
   serve::WebServer server(serve::ServeContext{info, &live.predictor(), &live.events(), nullptr});
   start_serving(server, "127.0.0.1", port);
   const RunResult r = run_training(o.flags, o.model, *data, o.out, start, &stop, &live.observer());

@@ -33,6 +33,22 @@ serve::ModelInfo model_info(const Model& model, const std::string& dataset, cons
   return info;
 }
 
+serve::ModelInfo spec_info(const std::string& spec, const std::string& dataset, const std::vector<std::string>& classes,
+                           std::size_t rows, std::size_t cols) {
+  serve::ModelInfo info;
+  info.spec = spec;
+  info.dataset = dataset;
+  info.classes = classes;
+  info.rows = rows;
+  info.cols = cols;
+  for (const auto& [name, shape] : parameter_shapes(parse_model_spec(spec))) {
+    std::size_t count = 1;
+    for (std::size_t d : shape) count *= d;
+    info.parameters += count;
+  }
+  return info;
+}
+
 int start_serving(serve::WebServer& server, const std::string& host, int port) {
   std::signal(SIGPIPE, SIG_IGN);  // a browser that closes a connection mid-answer is that request's failure only
   const int bound = server.start(host, port);

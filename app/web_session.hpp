@@ -26,6 +26,10 @@ void check_port(long long port, const char* flag);
 serve::ModelInfo model_info(const Model& model, const std::string& dataset, const std::vector<std::string>& classes,
                             std::size_t rows, std::size_t cols);
 
+/// The same for a model not built yet (train --serve): the parameter count from the spec's shapes.
+serve::ModelInfo spec_info(const std::string& spec, const std::string& dataset, const std::vector<std::string>& classes,
+                           std::size_t rows, std::size_t cols);
+
 /// Starts server on host:port and prints "serving http://HOST:PORT/" on stdout (flushed), after a warning on stderr
 /// when host is reachable from other machines. Returns the port bound.
 int start_serving(serve::WebServer& server, const std::string& host, int port);

@@ -10,6 +10,14 @@
 
 namespace mnist::testing {
 
+/// How long a stop may take: a second, as promised; under the sanitizers, whose exit-time leak check alone can take
+/// longer on a busy machine, three.
+#if MNIST_SANITIZED
+inline constexpr long kStopLimitMs = 3000;
+#else
+inline constexpr long kStopLimitMs = 1000;
+#endif
+
 class ServerProcess {
  public:
   /// Starts $MNIST_CLI args...; stderr goes to a file (err()).

@@ -5,7 +5,8 @@
 // Environment: MNIST_CLI, CHROMIUM, MNIST_DATA (a data directory of MNIST files), WORK (run/model.safetensors).
 'use strict';
 const { chromium } = require('playwright-core');
-const { spawn } = require('child_process');
+const { spawn, spawnSync } = require('child_process');
+const fs = require('fs');
 const path = require('path');
 
 const cli = process.env.MNIST_CLI, work = process.env.WORK;
@@ -68,6 +69,17 @@ async function drawAndPredict(page, name, points, want) {
   const sum = got.probabilities.reduce((a, b) => a + b, 0);
   check(got.label === String(want), `a drawn ${name} is predicted as ${want} (got ${got.label}, "${got.text}")`);
   check(got.probabilities.length === 10 && Math.abs(sum - 1) < 1e-4, `the ten probabilities shown sum to 1 (${sum})`);
+  // The canvas as a PNG file through `mnist predict`: the same class and probabilities as the page's.
+  const png = path.join(work, `drawn-${name}.png`);
+  const data = await page.evaluate(() => document.querySelector('#draw').toDataURL('image/png'));
+  fs.writeFileSync(png, Buffer.from(data.split(',')[1], 'base64'));
+  const cli_run = spawnSync(cli, ['predict', path.join(work, 'run', 'model.safetensors'), png], { encoding: 'utf8' });
+  const predicted = (cli_run.stdout.match(/Predicted: (\d+)/) || [])[1];
+  const row = cli_run.stdout.slice(cli_run.stdout.indexOf('tensor([['), cli_run.stdout.indexOf(']])'));
+  const printed = (row.match(/\d+\.\d+(e[-+]\d+)?/g) || []).map(Number);
+  const close = printed.length === 10 && printed.every((v, k) => Math.abs(v - got.probabilities[k]) <= 5e-5 + 5e-4 * v);
+  check(predicted === got.label && close,
+        `mnist predict on the canvas saved as a PNG agrees with the page (class ${predicted}, probabilities ${close ? 'equal' : row})`);
   return got;
 }
 

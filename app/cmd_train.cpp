@@ -14,6 +14,8 @@
 #include "mnist/nn.hpp"
 #include "signals.hpp"
 #include "training_run.hpp"
+#include "live_training.hpp"
+#include "web_session.hpp"
 
 namespace mnist::cli {
 namespace {
@@ -24,7 +26,21 @@ struct TrainOptions {
   std::string out;
   std::string resume;
   bool overwrite = false;
+  std::string serve;  // --serve [PORT]: "" for the default port
 };
+
+constexpr int kDefaultServePort = 8080;
+
+// --serve's port: none given means the default; 0 a free one.
+int serve_port(const std::string& text) {
+  if (text.empty()) return kDefaultServePort;
+  if (text.size() > 5 || text.find_first_not_of("0123456789") != std::string::npos)
+    throw UsageError("--serve " + text + ": give a port 1..65535, 0 for a free one, or nothing for " +
+                     std::to_string(kDefaultServePort));
+  const long long port = std::stoll(text);
+  check_port(port, "--serve");
+  return static_cast<int>(port);
+}
 
 std::string real_text(double v) { return fmt::format("{}", v); }
 
@@ -99,7 +115,18 @@ void check_out_is_free(const TrainOptions& o, bool out_given) {
                                resumable ? "--resume " + o.out + " to continue it, " : std::string()));
 }
 
+void print_result(const TrainOptions& o, const PreparedData& data, const RunResult& r) {
+  fmt::print("test accuracy {:.4f} ({} images); {:.1f}s training, {:.0f} samples/s\n", r.record.test_accuracy,
+             data.test.size(), r.record.train_seconds, r.record.samples_per_second);
+  fmt::print("wrote {0}/model.safetensors, {0}/history.json, {0}/history.csv, {0}/loss.png, {0}/accuracy.png\n", o.out);
+}
+
 void run_train(TrainOptions& o, const CLI::App& command) {
+  const bool serving = command.count("--serve") > 0;
+  const int port = serving ? serve_port(o.serve) : 0;
+#if !MNIST_HAVE_SERVE
+  if (serving) throw Error(std::string("--serve: ") + kNoServer);
+#endif
   std::optional<RunStart> start;
   if (command.count("--resume") > 0) {
     if (o.resume.empty()) throw UsageError("--resume: the directory name is empty");
@@ -139,11 +166,30 @@ void run_train(TrainOptions& o, const CLI::App& command) {
              o.flags.common.data.dataset, data->split[0].size(), data->split[1].size(), o.flags.epochs,
              o.flags.optimizer, o.flags.lr, o.flags.batch_size, o.out);
   std::fflush(stdout);
-  const RunResult r = run_training(o.flags, o.model, *data, o.out, start, &stop);
-  if (r.interrupted) exit_interrupted(o.out, r.record, o.flags.epochs);
-  fmt::print("test accuracy {:.4f} ({} images); {:.1f}s training, {:.0f} samples/s\n", r.record.test_accuracy,
-             data->test.size(), r.record.train_seconds, r.record.samples_per_second);
-  fmt::print("wrote {0}/model.safetensors, {0}/history.json, {0}/history.csv, {0}/loss.png, {0}/accuracy.png\n", o.out);
+  if (!serving) {
+    const RunResult r = run_training(o.flags, o.model, *data, o.out, start, &stop);
+    if (r.interrupted) exit_interrupted(o.out, r.record, o.flags.epochs);
+    print_result(o, *data, r);
+    return;
+  }
+#if MNIST_HAVE_SERVE
+  // The page of mnist serve, answered by the weights being trained, and the live charts; after training it keeps
+  // serving the trained model until Ctrl-C.
+  LiveTraining live(o.model, o.flags.common.data.dataset, data->split[0].size(), data->split[1].size());
+  const serve::ModelInfo info = spec_info(o.model, o.flags.common.data.dataset, data->train.classes(),
+                                          data->train.rows(), data->train.cols());
+  serve::WebServer server(serve::ServeContext{info, &live.predictor(), &live.events(), nullptr});
+  start_serving(server, "127.0.0.1", port);
+  const RunResult r = run_training(o.flags, o.model, *data, o.out, start, &stop, &live.observer());
+  if (r.interrupted) {
+    server.stop();
+    exit_interrupted(o.out, r.record, o.flags.epochs);
+  }
+  print_result(o, *data, r);
+  fmt::print("training done; still serving the trained model (Ctrl-C stops)\n");
+  std::fflush(stdout);
+  serve_until(server, stop, 0);
+#endif
 }
 
 }  // namespace
@@ -164,6 +210,11 @@ void register_train(CLI::App& app) {
       ->type_name("DIR")
       ->excludes("--out")
       ->excludes(overwrite);
+  command->add_option("--serve", o->serve,
+                      "While training, serve the page of mnist serve with live loss/accuracy charts on 127.0.0.1:PORT "
+                      "(default 8080; 0 takes a free one); after training it serves the trained model until Ctrl-C")
+      ->expected(0, 1)
+      ->type_name("[PORT]");
   add_training_flags(*command, o->flags);
   command->callback([o, command] { run_train(*o, *command); });
 }

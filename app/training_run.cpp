@@ -300,7 +300,7 @@ std::string read_resume_settings(const std::filesystem::path& dir, TrainingFlags
 
 RunResult run_training(const TrainingFlags& f, const std::string& spec, const PreparedData& data,
                        const std::filesystem::path& out, const std::optional<RunStart>& resume,
-                       const std::atomic<bool>* stop) {
+                       const std::atomic<bool>* stop, const TrainingObserver* observer) {
   const std::filesystem::path model_path = out / "model.safetensors", resume_path = out / "resume.safetensors";
   const std::size_t batch = static_cast<std::size_t>(f.batch_size);
   DataLoader train(data.split[0], {.batch_size = batch, .shuffle = true, .seed = f.common.seed});
@@ -380,6 +380,7 @@ RunResult run_training(const TrainingFlags& f, const std::string& spec, const Pr
         return;
       }
       progress.on_batch(ev);
+      if (observer && observer->on_batch) observer->on_batch(model, ev);
       if (f.stop_after_batches > 0 && ++batches_seen >= f.stop_after_batches) {
         result.interrupted = true;
         ev.stop = true;
@@ -389,7 +390,9 @@ RunResult run_training(const TrainingFlags& f, const std::string& spec, const Pr
       run.epochs.push_back(*ev.stats);
       progress.on_epoch(*ev.stats);
       save_epoch(ev.stats->epoch + 1);
+      if (observer && observer->on_epoch) observer->on_epoch(model, *ev.stats);
     };
+    if (observer && observer->on_start) observer->on_start(model, first_epoch, total, train.num_batches());
     fit(model, train, val, *optimizer, fo);
     progress.clear();
     if (diverged) {
@@ -410,6 +413,7 @@ RunResult run_training(const TrainingFlags& f, const std::string& spec, const Pr
 
   DataLoader test(Subset(data.test), {.batch_size = 1000});
   run.test_accuracy = evaluate(model, test).accuracy;
+  if (observer && observer->on_test) observer->on_test(model, run.test_accuracy);
   set_throughput(run, train.size());
   write_history_json(out / "history.json", run);
   write_history_csv(out / "history.csv", run);

@@ -17,6 +17,8 @@
 #include "common_options.hpp"
 #include "mnist/dataset.hpp"
 #include "mnist/loader.hpp"
+#include "mnist/nn.hpp"
+#include "mnist/train.hpp"
 #include "run_outputs.hpp"
 
 namespace mnist::cli {
@@ -88,12 +90,21 @@ struct RunResult {
   bool interrupted = false;  // by a signal or the test hook: files hold the last completed epoch
 };
 
+/// What a caller may watch of a run as it trains (train --serve): called on the training thread, with the model
+/// between two steps (never in the middle of one).
+struct TrainingObserver {
+  std::function<void(const Model&, std::size_t first_epoch, std::size_t epochs, std::size_t batches)> on_start;
+  std::function<void(const Model&, const BatchEvent&)> on_batch;
+  std::function<void(const Model&, const EpochStats&)> on_epoch;
+  std::function<void(const Model&, double test_accuracy)> on_test;
+};
+
 /// Trains spec (or continues the run in resume->dir) and writes into out: after every epoch model.safetensors,
 /// resume.safetensors, history.json/csv; at the end the test accuracy in history.json, loss.png and accuracy.png.
 /// Prints progress. Throws Error on divergence (naming epoch and batch). stop: polled once per batch.
 RunResult run_training(const TrainingFlags& flags, const std::string& spec, const PreparedData& data,
                        const std::filesystem::path& out, const std::optional<RunStart>& resume,
-                       const std::atomic<bool>* stop);
+                       const std::atomic<bool>* stop, const TrainingObserver* observer = nullptr);
 
 /// Reads the settings of an earlier run from dir/resume.safetensors into flags (epochs, lr, batch_size,
 /// val_fraction, optimizer, momentum, weight_decay, seed, dataset, and the data directory when one is saved) and

@@ -3,10 +3,13 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <chrono>
 #include <cstdio>
 #include <exception>
+#include <thread>
 
 #include "commands.hpp"
+#include "mnist/dist.hpp"
 #include "mnist/error.hpp"
 
 namespace {
@@ -27,6 +30,25 @@ std::string no_command_message(CLI::App& app, const std::string& first) {
   if (!first.empty() && first[0] == '-')
     return "unknown option " + first + " before the command (commands: " + names + "; options go after the command)";
   return "unknown command '" + first + "' (commands: " + names + ")";
+}
+
+// Prints "mnist: <kind>: <message>" and returns code; under mpirun, ends the whole job. An error every rank meets
+// alike (a usage error: all ranks parse the same command line; a CollectiveError) is printed by rank 0 alone; any
+// other names the rank that met it. The other ranks of a job would wait for this one in their next collective: the
+// job is aborted, rank 0 first giving its line time to reach the terminal.
+int fail(int code, const char* kind, const std::string& message, bool collective) {
+  using mnist::dist::world_is_distributed;
+  const int rank = world_is_distributed() ? mnist::dist::world().rank() : mnist::dist::launcher_rank();
+  if (rank == 0)
+    std::fprintf(stderr, "mnist: %s: %s\n", kind, one_line(message).c_str());
+  else if (!collective)
+    std::fprintf(stderr, "mnist: %s: rank %d: %s\n", kind, rank, one_line(message).c_str());
+  std::fflush(stderr);
+  if (world_is_distributed()) {
+    if (rank != 0 && collective) std::this_thread::sleep_for(std::chrono::seconds(10));  // rank 0 aborts the job
+    mnist::dist::abort_world(code);
+  }
+  return code;
 }
 
 }  // namespace
@@ -52,13 +74,12 @@ int main(int argc, char** argv) {
     if (e.get_exit_code() == 0) return app.exit(e);
     const std::string message = app.get_subcommands().empty() && argc > 1 ? no_command_message(app, argv[1])
                                                                          : one_line(e.what());
-    std::fprintf(stderr, "mnist: usage error: %s (see mnist --help)\n", message.c_str());
-    return 2;
+    return fail(2, "usage error", message + " (see mnist --help)", true);
   } catch (const mnist::UsageError& e) {
-    std::fprintf(stderr, "mnist: usage error: %s\n", one_line(e.what()).c_str());
-    return 2;
+    return fail(2, "usage error", e.what(), true);
+  } catch (const mnist::dist::CollectiveError& e) {
+    return fail(1, "error", e.what(), true);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "mnist: error: %s\n", one_line(e.what()).c_str());
-    return 1;
+    return fail(1, "error", e.what(), false);
   }
 }

@@ -14,6 +14,7 @@ packages=(
   doxygen
   clang libclang-rt-14-dev     # fuzzing (scripts/fuzz.sh) and sanitizers
   dataset-fashion-mnist
+  libopenmpi-dev openmpi-bin   # data-parallel training under mpirun (src/dist, tests/dist)
 )
 
 missing=()

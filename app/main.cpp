@@ -32,22 +32,30 @@ std::string no_command_message(CLI::App& app, const std::string& first) {
   return "unknown command '" + first + "' (commands: " + names + ")";
 }
 
-// Prints "mnist: <kind>: <message>" and returns code; under mpirun, ends the whole job. An error every rank meets
-// alike (a usage error: all ranks parse the same command line; a CollectiveError) is printed by rank 0 alone; any
-// other names the rank that met it. The other ranks of a job would wait for this one in their next collective: the
-// job is aborted, rank 0 first giving its line time to reach the terminal.
-int fail(int code, const char* kind, const std::string& message, bool collective) {
+// Prints "mnist: <kind>: <message>" and returns code. Under mpirun (N > 1 ranks):
+// - a CollectiveError is met by every rank at the same point: rank 0 prints it, and all return (MPI is finalised
+//   together at exit);
+// - any other error may be this rank's alone, and the others would wait for it in their next collective: the job is
+//   ended at once (abort_world). A usage error, though, is usually every rank's (they parse the same command line):
+//   ranks other than 0 give rank 0 a moment to print it and end the job, and only if it does not, print their own
+//   (naming the rank) and end it themselves.
+int fail(int code, const char* kind, const std::string& message, bool usage) {
   using mnist::dist::world_is_distributed;
-  const int rank = world_is_distributed() ? mnist::dist::world().rank() : mnist::dist::launcher_rank();
+  const bool distributed = world_is_distributed();
+  const int rank = distributed ? mnist::dist::world().rank() : mnist::dist::launcher_rank();
+  if (rank != 0 && usage) std::this_thread::sleep_for(std::chrono::seconds(distributed ? 5 : 0));
   if (rank == 0)
     std::fprintf(stderr, "mnist: %s: %s\n", kind, one_line(message).c_str());
-  else if (!collective)
+  else if (distributed || !usage)
     std::fprintf(stderr, "mnist: %s: rank %d: %s\n", kind, rank, one_line(message).c_str());
   std::fflush(stderr);
-  if (world_is_distributed()) {
-    if (rank != 0 && collective) std::this_thread::sleep_for(std::chrono::seconds(10));  // rank 0 aborts the job
-    mnist::dist::abort_world(code);
-  }
+  if (distributed) mnist::dist::abort_world(code);
+  return code;
+}
+
+int fail_together(int code, const std::string& message) {
+  const int rank = mnist::dist::world_is_distributed() ? mnist::dist::world().rank() : 0;
+  if (rank == 0) std::fprintf(stderr, "mnist: error: %s\n", one_line(message).c_str());
   return code;
 }
 
@@ -78,7 +86,7 @@ int main(int argc, char** argv) {
   } catch (const mnist::UsageError& e) {
     return fail(2, "usage error", e.what(), true);
   } catch (const mnist::dist::CollectiveError& e) {
-    return fail(1, "error", e.what(), true);
+    return fail_together(1, e.what());
   } catch (const std::exception& e) {
     return fail(1, "error", e.what(), false);
   }

@@ -59,7 +59,7 @@ TEST(Launcher, WithoutMpirunThisIsOneProcess) {
 }
 
 TEST(Fit, AOneProcessCommunicatorChangesNothing) {
-  const Dataset ds = testing::synthetic_dataset(600);
+  const Dataset ds = mnist::testing::synthetic_dataset(600);
   const std::vector<Subset> parts = random_split(ds, std::vector<double>{0.8, 0.2}, 1);
   auto train_once = [&](dist::Communicator* comm, Model& m) {
     DataLoader train{parts[0], {.batch_size = 50, .shuffle = true, .seed = 2}};

@@ -50,23 +50,31 @@ class CollectiveError : public Error {
 /// One process alone: rank 0 of 1; the collectives leave the values as they are.
 class SingleProcess final : public Communicator {
  public:
+  /// 0.
   int rank() const override { return 0; }
+  /// 1.
   int size() const override { return 1; }
+  /// Leaves values as they are (the sum over one rank).
   void allreduce_sum(std::span<float>) override {}
+  /// Leaves values as they are.
   void allreduce_sum(std::span<double>) override {}
+  /// Leaves values as they are (this rank is the root).
   void broadcast(std::span<float>, int) override {}
+  /// A copy of mine.
   std::vector<std::uint64_t> allgather(std::span<const std::uint64_t> mine) override {
     return {mine.begin(), mine.end()};
   }
+  /// Returns at once.
   void barrier() override {}
 };
 
 /// The rows of a batch of `batch` samples that rank `rank` of `ranks` computes: [begin, begin + count). The first
 /// batch % ranks ranks get one more row than the others; count is 0 for some ranks when batch < ranks.
 struct Shard {
-  std::size_t begin = 0;
-  std::size_t count = 0;
+  std::size_t begin = 0;  ///< first row of the batch
+  std::size_t count = 0;  ///< rows, from begin
 };
+/// The shard of a batch of `batch` samples that rank `rank` of `ranks` computes (see Shard).
 Shard shard_of(std::size_t batch, int rank, int ranks);
 
 /// Whether this library was built with MPI (Open MPI's libmpi).

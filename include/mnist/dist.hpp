@@ -109,7 +109,7 @@ std::uint64_t binary_hash();
 /// hash of this rank's.
 struct Fingerprint {
   std::string what;  ///< how the error names it: "the program (mnist and libmnist.so)", "the data", ...
-  std::uint64_t hash = 0;
+  std::uint64_t hash = 0;  ///< this rank's hash of it (hash_bytes, hash_text, hash_floats, binary_hash)
 };
 /// Compares every rank's fingerprints (one allgather; every rank passes the same list of `what`s): throws Error
 /// CollectiveError "the N ranks disagree on <what>: rank R's differs from rank 0's ..." naming the first mismatch,

@@ -37,16 +37,16 @@ std::string no_command_message(CLI::App& app, const std::string& first) {
 //   together at exit);
 // - any other error may be this rank's alone, and the others would wait for it in their next collective: the job is
 //   ended at once (abort_world). A usage error, though, is usually every rank's (they parse the same command line):
-//   ranks other than 0 give rank 0 a moment to print it and end the job, and only if it does not, print their own
-//   (naming the rank) and end it themselves.
+//   ranks other than 0 give rank 0 a moment to print it and end the job (mpirun stops the others when one rank
+//   fails), and only if it does not, print their own (naming the rank) and end it themselves.
 int fail(int code, const char* kind, const std::string& message, bool usage) {
   using mnist::dist::world_is_distributed;
   const bool distributed = world_is_distributed();
   const int rank = distributed ? mnist::dist::world().rank() : mnist::dist::launcher_rank();
-  if (rank != 0 && usage) std::this_thread::sleep_for(std::chrono::seconds(distributed ? 5 : 0));
+  if (rank != 0 && usage && mnist::dist::launcher_world_size() > 1) std::this_thread::sleep_for(std::chrono::seconds(5));
   if (rank == 0)
     std::fprintf(stderr, "mnist: %s: %s\n", kind, one_line(message).c_str());
-  else if (distributed || !usage)
+  else
     std::fprintf(stderr, "mnist: %s: rank %d: %s\n", kind, rank, one_line(message).c_str());
   std::fflush(stderr);
   if (distributed) mnist::dist::abort_world(code);

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Data-parallel training end to end over Open MPI on this machine (TCP loopback): mpirun -np 2 and 3 against one
 # process (history and parameters within BOUND), the same N repeated bit for bit, one set of outputs, compare, ranks
-# that disagree refused, a killed rank ending the job within seconds with the checkpoint intact, and --resume with
-# another N. Data: 3,000 + 1,000 real Fashion-MNIST images (tests/dist/make_subset.py), 2 epochs.
+# that disagree refused, an error on one rank ending the job in one line, a killed rank ending the job within
+# seconds with the checkpoint intact, and --resume with another N. Data: 3,000 + 1,000 real Fashion-MNIST images (tests/dist/make_subset.py), 2 epochs.
 # Usage: mpi_test.sh MNIST_BINARY WITH_MPI(ON/OFF)
 # A build without MPI (the ASan build: Open MPI's libraries are not instrumented) only checks that mpirun -np 2
 # gets the one-line "built without MPI" error. Exit 77 (skipped) without mpirun or the Fashion-MNIST files.
@@ -83,6 +83,29 @@ check [ $status -ne 0 ]
 check grep -q "^mnist: error: the 2 ranks disagree on the training settings" odd.err
 check [ "$(grep -c '^mnist:' odd.err)" -eq 1 ]
 check [ ! -e odd ]
+
+# An error on one rank alone ends the job at once, in one line naming the rank: rank 1's data directory is missing.
+lone=(train --dataset fashion-mnist --threads 1 --epochs 1 --out lone)
+timeout 60 "${mpi[@]}" -np 1 "$mnist" "${lone[@]}" --data-dir data : -np 1 "$mnist" "${lone[@]}" --data-dir nowhere \
+  >lone.out 2>lone.err
+status=$?
+check [ $status -ne 0 ]
+check [ $status -ne 124 ]
+check grep -q "^mnist: error: rank 1: --data-dir nowhere" lone.err
+check [ "$(grep -c '^mnist:' lone.err)" -eq 1 ]
+check [ ! -e lone ]
+# A command line only rank 1 cannot parse: rank 1 names itself (after giving rank 0 the time to fail first).
+timeout 60 "${mpi[@]}" -np 1 "$mnist" "${lone[@]}" --data-dir data : -np 1 "$mnist" "${lone[@]}" --data-dir data \
+  --no-such-flag >parse.out 2>parse.err
+check [ $? -ne 0 ]
+check grep -q "^mnist: usage error: rank 1: .*--no-such-flag" parse.err
+# A usage error only rank 0 can see (its --out holds a run; the others do not check --out) ends the job too.
+timeout 60 "${mpi[@]}" -np 2 "$mnist" "${train[@]}" --epochs 2 --out one >busy.out 2>busy.err
+status=$?
+check [ $status -ne 0 ]
+check [ $status -ne 124 ]
+check grep -q "^mnist: usage error: --out one already holds a run" busy.err
+check [ "$(grep -c '^mnist:' busy.err)" -eq 1 ]
 
 # A rank killed during training: the job ends within seconds, non-zero; the last checkpoint is whole, and --resume
 # continues it on 2 ranks to the result of one process.

@@ -10,6 +10,7 @@
 
 #include "output_path.hpp"
 #include "commands.hpp"
+#include "mnist/dist.hpp"
 #include "mnist/error.hpp"
 #include "mnist/nn.hpp"
 #include "signals.hpp"
@@ -67,8 +68,11 @@ std::string summary_table(const std::vector<std::string>& models, const std::vec
 }
 
 void run_compare(CompareOptions& o) {
+  // Under mpirun, every rank runs this command; rank 0 alone checks --out, prints and writes.
+  dist::Communicator& comm = dist::world();
+  const bool writer = comm.rank() == 0;
   check_training_flags(o.flags);
-  check_output_dir("--out", o.out);
+  if (writer) check_output_dir("--out", o.out);
   std::set<std::string> seen;
   for (const std::string& m : o.models) {
     try {
@@ -78,27 +82,34 @@ void run_compare(CompareOptions& o) {
     }
     if (!seen.insert(m).second) throw UsageError(fmt::format("--models names '{}' twice; list each model once", m));
   }
-  if (!o.out_given && !o.overwrite)
+  if (writer && !o.out_given && !o.overwrite)
     o.out = fresh_default_dir(o.out, [&o](const std::filesystem::path& dir) { return holds_run(dir, o.models); });
-  check_out_is_free(o);
+  if (writer) check_out_is_free(o);
   std::atomic<bool>& stop = install_stop_signal_handlers();
   const std::unique_ptr<PreparedData> data = prepare_data(o.flags);
   // Every model is checked against the data before any is trained (and before any directory is made).
   for (const std::string& m : o.models) check_model_fits(fmt::format("--models: '{}'", m), m, data->train);
   const std::filesystem::path out = o.out;
-  if (o.overwrite) {  // nothing of the earlier run may stay beside the new one's files
+  if (writer && o.overwrite) {  // nothing of the earlier run may stay beside the new one's files
     remove_files(out, compare_files());
     for (const std::string& m : o.models) remove_files(out / m, run_files());
   }
   std::vector<RunResult> results;
   for (const std::string& m : o.models) {
-    fmt::print("== {} ({} train / {} val images, {} epochs) -> {}\n", m, data->split[0].size(), data->split[1].size(),
-               o.flags.epochs, (out / m).string());
-    std::fflush(stdout);
-    results.push_back(run_training(o.flags, m, *data, out / m, std::nullopt, &stop));
-    if (results.back().interrupted) exit_interrupted(out / m, results.back().record, o.flags.epochs);
-    fmt::print("   test accuracy {:.4f}\n", results.back().record.test_accuracy);
+    if (writer) {
+      fmt::print("== {} ({} train / {} val images, {} epochs{}) -> {}\n", m, data->split[0].size(),
+                 data->split[1].size(), o.flags.epochs,
+                 comm.size() > 1 ? fmt::format(", {} processes", comm.size()) : std::string(), (out / m).string());
+      std::fflush(stdout);
+    }
+    results.push_back(run_training(o.flags, m, *data, out / m, std::nullopt, &stop, comm));
+    if (results.back().interrupted) {
+      if (!writer) std::exit(130);
+      exit_interrupted(out / m, results.back().record, o.flags.epochs);
+    }
+    if (writer) fmt::print("   test accuracy {:.4f}\n", results.back().record.test_accuracy);
   }
+  if (!writer) return;
   std::vector<std::pair<std::string, const RunRecord*>> runs;
   for (std::size_t i = 0; i < o.models.size(); ++i) runs.emplace_back(o.models[i], &results[i].record);
   write_charts(out, runs);

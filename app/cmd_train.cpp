@@ -10,6 +10,7 @@
 
 #include "output_path.hpp"
 #include "commands.hpp"
+#include "mnist/dist.hpp"
 #include "mnist/error.hpp"
 #include "mnist/nn.hpp"
 #include "signals.hpp"
@@ -122,11 +123,16 @@ void print_result(const TrainOptions& o, const PreparedData& data, const RunResu
 }
 
 void run_train(TrainOptions& o, const CLI::App& command) {
+  // Under mpirun, every rank runs this command; rank 0 alone checks --out, prints and writes.
+  dist::Communicator& comm = dist::world();
+  const bool writer = comm.rank() == 0;
   const bool serving = command.count("--serve") > 0;
   const int port = serving ? serve_port(o.serve) : 0;
 #if !MNIST_HAVE_SERVE
   if (serving) throw Error(std::string("--serve: ") + kNoServer);
 #endif
+  if (serving && comm.size() > 1)
+    throw UsageError("--serve trains in one process; drop --serve, or run without mpirun");
   std::optional<RunStart> start;
   if (command.count("--resume") > 0) {
     if (o.resume.empty()) throw UsageError("--resume: the directory name is empty");
@@ -139,14 +145,14 @@ void run_train(TrainOptions& o, const CLI::App& command) {
     } catch (const UsageError& e) {
       throw UsageError(fmt::format("--model {}: {}", o.model, e.what()));
     }
-    if (command.count("--out") > 0) check_output_dir("--out", o.out);
-    if (o.out.empty()) {
+    if (writer && command.count("--out") > 0) check_output_dir("--out", o.out);
+    if (writer && o.out.empty()) {
       const std::string base = "runs/" + o.model;
       o.out = o.overwrite ? base : fresh_default_dir(base, [](const std::filesystem::path& dir) {
         return !existing_files(dir, run_files()).empty();
       });
     }
-    check_out_is_free(o, command.count("--out") > 0);  // before the data is loaded
+    if (writer) check_out_is_free(o, command.count("--out") > 0);  // before the data is loaded
   }
   std::atomic<bool>& stop = install_stop_signal_handlers();
   const std::string resume_file = start ? (start->dir / "resume.safetensors").string() : std::string();
@@ -160,15 +166,22 @@ void run_train(TrainOptions& o, const CLI::App& command) {
   } else {
     check_model_fits("--model " + o.model, o.model, data->train);
     // Nothing of the earlier run may stay beside the new one's files (an interrupted run would leave a mix).
-    if (o.overwrite) remove_files(o.out, run_files());
+    if (writer && o.overwrite) remove_files(o.out, run_files());
   }
-  fmt::print("training {} on {} ({} train / {} val images, {} epochs, {} lr {}, batch {}) -> {}\n", o.model,
-             o.flags.common.data.dataset, data->split[0].size(), data->split[1].size(), o.flags.epochs,
-             o.flags.optimizer, o.flags.lr, o.flags.batch_size, o.out);
-  std::fflush(stdout);
+  if (writer) {
+    fmt::print("training {} on {} ({} train / {} val images, {} epochs, {} lr {}, batch {}{}) -> {}\n", o.model,
+               o.flags.common.data.dataset, data->split[0].size(), data->split[1].size(), o.flags.epochs,
+               o.flags.optimizer, o.flags.lr, o.flags.batch_size,
+               comm.size() > 1 ? fmt::format(" split across {} processes", comm.size()) : std::string(), o.out);
+    std::fflush(stdout);
+  }
   if (!serving) {
-    const RunResult r = run_training(o.flags, o.model, *data, o.out, start, &stop);
-    if (r.interrupted) exit_interrupted(o.out, r.record, o.flags.epochs);
+    const RunResult r = run_training(o.flags, o.model, *data, o.out, start, &stop, comm);
+    if (r.interrupted) {
+      if (!writer) std::exit(130);
+      exit_interrupted(o.out, r.record, o.flags.epochs);
+    }
+    if (!writer) return;
     print_result(o, *data, r);
     return;
   }
@@ -180,7 +193,7 @@ void run_train(TrainOptions& o, const CLI::App& command) {
                                           data->train.rows(), data->train.cols());
   serve::WebServer server(serve::ServeContext{info, &live.predictor(), &live.events(), nullptr});
   start_serving(server, "127.0.0.1", port);
-  const RunResult r = run_training(o.flags, o.model, *data, o.out, start, &stop, &live.observer());
+  const RunResult r = run_training(o.flags, o.model, *data, o.out, start, &stop, comm, &live.observer());
   if (r.interrupted) {
     server.stop();
     exit_interrupted(o.out, r.record, o.flags.epochs);

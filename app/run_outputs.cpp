@@ -68,6 +68,7 @@ void write_history_json(const std::filesystem::path& path, const RunRecord& run)
             {"train_seconds", run.train_seconds},
             {"samples_per_second", run.samples_per_second},
             {"test_accuracy", run.test_accuracy >= 0 ? json(run.test_accuracy) : json(nullptr)},
+            {"world_size", run.world_size},
             {"settings", run.settings}};
   write_text(path, j.dump(2) + "\n");
 }

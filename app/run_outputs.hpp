@@ -19,6 +19,7 @@ struct RunRecord {
   double samples_per_second = 0.0;
   double test_accuracy = -1.0;     // < 0: not measured (yet)
   std::map<std::string, std::string> settings;  // hyperparameters, as stored in the checkpoint
+  int world_size = 1;  // processes that trained it (mpirun -np N); a resumed run records its last N
 };
 
 /// train_seconds and samples_per_second from the epochs' seconds and the training split's size.

@@ -126,6 +126,27 @@ std::string saved_text(const std::map<std::string, std::string>& m, const std::s
   return it->second;
 }
 
+// Every rank must train the same run: the same program, settings (those saved in the checkpoint, the epochs to run
+// and the test hook), data (the files' content: each rank reads its own copy) and starting parameters and optimizer
+// state (read by each rank from the run's directory when resuming). --threads may differ: it changes no result.
+void check_ranks_agree(dist::Communicator& comm, const std::map<std::string, std::string>& settings,
+                       const PreparedData& data, Model& model, Optimizer& optimizer, std::size_t first_epoch,
+                       long long stop_after_batches) {
+  std::uint64_t flags = dist::hash_text(fmt::format("{} {}", first_epoch, stop_after_batches));
+  for (const auto& [key, value] : settings) flags = dist::hash_text(key + "=" + value + "\n", flags);
+  std::uint64_t files = dist::hash_bytes(data.train.images());
+  files = dist::hash_bytes(data.train.labels(), files);
+  files = dist::hash_bytes(data.test.images(), files);
+  files = dist::hash_bytes(data.test.labels(), files);
+  std::uint64_t state = dist::hash_floats(model.parameters());
+  for (const OptimizerState& s : optimizer.state()) state = dist::hash_floats(*s.values, dist::hash_text(s.name, state));
+  state = dist::hash_text(std::to_string(optimizer.steps()), state);
+  dist::check_agreement(comm, {{"the program (the mnist and libmnist.so files)", dist::binary_hash()},
+                               {"the training settings (flags, or the run resumed)", flags},
+                               {"the data (the contents of the train and test files)", files},
+                               {"the starting parameters and optimizer state", state}});
+}
+
 }  // namespace
 
 void check_model_fits(const std::string& what, const std::string& spec, const Dataset& train) {
@@ -300,7 +321,8 @@ std::string read_resume_settings(const std::filesystem::path& dir, TrainingFlags
 
 RunResult run_training(const TrainingFlags& f, const std::string& spec, const PreparedData& data,
                        const std::filesystem::path& out, const std::optional<RunStart>& resume,
-                       const std::atomic<bool>* stop, const TrainingObserver* observer) {
+                       const std::atomic<bool>* stop, dist::Communicator& comm, const TrainingObserver* observer) {
+  const bool writer = comm.rank() == 0;  // only rank 0 prints and writes
   const std::filesystem::path model_path = out / "model.safetensors", resume_path = out / "resume.safetensors";
   const std::size_t batch = static_cast<std::size_t>(f.batch_size);
   DataLoader train(data.split[0], {.batch_size = batch, .shuffle = true, .seed = f.common.seed});
@@ -339,14 +361,17 @@ RunResult run_training(const TrainingFlags& f, const std::string& spec, const Pr
     model.set_dropout_state(static_cast<std::uint64_t>(f.common.seed), dropout_steps);
   }
   result.parameters = model.parameters().size();
+  run.world_size = comm.size();
+  if (comm.size() > 1) check_ranks_agree(comm, settings, data, model, *optimizer, first_epoch, f.stop_after_batches);
   // Only now, with the model built (and any resume state read), is the directory made: a run refused by a check
   // leaves none behind.
-  create_output_dir(out);
+  if (writer) create_output_dir(out);
   const std::size_t total = static_cast<std::size_t>(f.epochs);
   const std::string data_root = std::filesystem::absolute(data.train.root()).lexically_normal().string();
 
   // After every completed epoch: the model, the optimizer state and the history, each written atomically.
   auto save_epoch = [&](std::size_t completed) {
+    if (!writer) return;
     std::map<std::string, std::string> meta = settings;
     meta["epochs_completed"] = std::to_string(completed);
     save_checkpoint(model_path, model, meta);
@@ -379,7 +404,7 @@ RunResult run_training(const TrainingFlags& f, const std::string& spec, const Pr
         ev.stop = true;
         return;
       }
-      progress.on_batch(ev);
+      if (writer) progress.on_batch(ev);
       if (observer && observer->on_batch) observer->on_batch(model, ev);
       if (f.stop_after_batches > 0 && ++batches_seen >= f.stop_after_batches) {
         result.interrupted = true;
@@ -388,19 +413,20 @@ RunResult run_training(const TrainingFlags& f, const std::string& spec, const Pr
     };
     fo.on_epoch = [&](EpochEvent& ev) {
       run.epochs.push_back(*ev.stats);
-      progress.on_epoch(*ev.stats);
+      if (writer) progress.on_epoch(*ev.stats);
       save_epoch(ev.stats->epoch + 1);
       if (observer && observer->on_epoch) observer->on_epoch(model, *ev.stats);
     };
     if (observer && observer->on_start) observer->on_start(model, first_epoch, total, train.num_batches());
+    fo.comm = &comm;
     fit(model, train, val, *optimizer, fo);
-    progress.clear();
+    if (writer) progress.clear();
     if (diverged) {
       const std::string saved =
           run.epochs.empty() ? "no epoch completed, so no checkpoint was written"
                              : fmt::format("the last good checkpoint (epoch {}) stays in {}", run.epochs.back().epoch + 1,
                                            model_path.string());
-      throw Error(fmt::format("training diverged: the loss became {} at epoch {}, batch {} of {}; try a lower learning "
+      throw dist::CollectiveError(fmt::format("training diverged: the loss became {} at epoch {}, batch {} of {}; try a lower learning "
                               "rate (--lr {} now, e.g. --lr {}); {}",
                               std::isnan(bad.loss) ? std::string("nan") : fmt::format("{:.4g}", bad.loss), bad.epoch + 1, bad.batch + 1, bad.num_batches, real_text(f.lr),
                               real_text(f.lr / 10), saved));
@@ -412,8 +438,9 @@ RunResult run_training(const TrainingFlags& f, const std::string& spec, const Pr
   }
 
   DataLoader test(Subset(data.test), {.batch_size = 1000});
-  run.test_accuracy = evaluate(model, test).accuracy;
+  run.test_accuracy = evaluate(model, test, comm).accuracy;
   if (observer && observer->on_test) observer->on_test(model, run.test_accuracy);
+  if (!writer) return result;
   set_throughput(run, train.size());
   write_history_json(out / "history.json", run);
   write_history_csv(out / "history.csv", run);

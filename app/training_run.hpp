@@ -16,6 +16,7 @@
 
 #include "common_options.hpp"
 #include "mnist/dataset.hpp"
+#include "mnist/dist.hpp"
 #include "mnist/loader.hpp"
 #include "mnist/nn.hpp"
 #include "mnist/train.hpp"
@@ -102,9 +103,13 @@ struct TrainingObserver {
 /// Trains spec (or continues the run in resume->dir) and writes into out: after every epoch model.safetensors,
 /// resume.safetensors, history.json/csv; at the end the test accuracy in history.json, loss.png and accuracy.png.
 /// Prints progress. Throws Error on divergence (naming epoch and batch). stop: polled once per batch.
+/// With comm of N > 1 ranks (mpirun), every rank calls it with the same arguments: the ranks first check that they
+/// agree (program, settings, data, starting state; Error if not), train one model together, and only rank 0 prints
+/// and writes into out.
 RunResult run_training(const TrainingFlags& flags, const std::string& spec, const PreparedData& data,
                        const std::filesystem::path& out, const std::optional<RunStart>& resume,
-                       const std::atomic<bool>* stop, const TrainingObserver* observer = nullptr);
+                       const std::atomic<bool>* stop, dist::Communicator& comm,
+                       const TrainingObserver* observer = nullptr);
 
 /// Reads the settings of an earlier run from dir/resume.safetensors into flags (epochs, lr, batch_size,
 /// val_fraction, optimizer, momentum, weight_decay, seed, dataset, and the data directory when one is saved) and

@@ -15,6 +15,7 @@ packages=(
   clang libclang-rt-14-dev     # fuzzing (scripts/fuzz.sh) and sanitizers
   dataset-fashion-mnist
   libcpp-httplib-dev libjs-chart.js chromium nodejs   # mnist serve (HTTP, charts) and its browser tests
+  libopenmpi-dev openmpi-bin   # data-parallel training under mpirun (src/dist, tests/dist)
 )
 # npm comes with NodeSource's nodejs; Debian's nodejs needs Debian's npm package beside it.
 command -v npm >/dev/null 2>&1 || packages+=(npm)

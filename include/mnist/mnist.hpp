@@ -13,7 +13,8 @@
 /// - pipeline: mnist::random_split, mnist::DataLoader (loader.hpp)
 /// - models: mnist::Sequential, mnist::Linear, mnist::ReLU (layers.hpp); mnist::make_model, mnist::Model (nn.hpp);
 ///   optimizers mnist::SGD, mnist::Adam (optim.hpp)
-/// - training: mnist::fit, mnist::evaluate (train.hpp); mnist::cross_entropy, mnist::accuracy (loss.hpp)
+/// - training: mnist::fit, mnist::evaluate (train.hpp); mnist::cross_entropy, mnist::accuracy (loss.hpp); on N
+///   processes under mpirun: mnist::dist::Communicator, FitOptions::comm (dist.hpp, docs/distributed.md)
 /// - figures: mnist::plot_lines, mnist::plot_image (plot.hpp); images: mnist::read_image (image.hpp)
 /// - checkpoints: mnist::save_state_dict, mnist::load_state_dict (safetensors.hpp); with metadata and resume
 ///   state: checkpoint.hpp; metrics: mnist::ConfusionMatrix (metrics.hpp)
@@ -34,6 +35,7 @@
 #include "mnist/layers.hpp"
 #include "mnist/loss.hpp"
 #include "mnist/optim.hpp"
+#include "mnist/dist.hpp"
 #include "mnist/train.hpp"
 #include "mnist/safetensors.hpp"
 #include "mnist/checkpoint.hpp"

@@ -6,6 +6,7 @@
 #include <functional>
 #include <vector>
 
+#include "mnist/dist.hpp"
 #include "mnist/loader.hpp"
 #include "mnist/nn.hpp"
 #include "mnist/optim.hpp"
@@ -71,6 +72,13 @@ struct FitOptions {
   /// Threads for the run (calls set_num_threads; see nn.hpp): results are bit-identical for any count.
   /// 0 keeps the current setting.
   int threads = 0;
+  /// Data parallelism (see dist.hpp): when set and of more than one rank, every rank calls fit() with the same
+  /// model, loaders and options; each computes the gradient of its shard of every batch (dist::shard_of), scaled so
+  /// that the sum over ranks is the whole batch's mean gradient, the sum is allreduced and every rank takes the same
+  /// step. Losses and validation are reduced the same way, so every rank gets the same History; the batch callback
+  /// runs on every rank and must decide `stop` the same everywhere (stop_flag may differ: it is agreed each batch).
+  /// nullptr: one process.
+  dist::Communicator* comm = nullptr;
 };
 
 /// Trains model with optimizer over train for options.epochs epochs, evaluating on val after each epoch
@@ -81,5 +89,8 @@ History fit(std::size_t epochs, double lr, Model& model, DataLoader& train, Data
 
 /// Loss, accuracy and predictions of model over one pass of loader (in its epoch-0 order).
 EvalResult evaluate(Model& model, DataLoader& loader);
+/// The same, each rank of comm evaluating its shard of every batch: loss, accuracies and counts are reduced (every
+/// rank gets them); predictions and labels stay empty when comm has more than one rank.
+EvalResult evaluate(Model& model, DataLoader& loader, dist::Communicator& comm);
 
 }  // namespace mnist

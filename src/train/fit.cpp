@@ -2,6 +2,7 @@
 
 #include "kernels/softmax_cross_entropy.hpp"
 
+#include "mnist/dist.hpp"
 #include "mnist/loss.hpp"
 #include "mnist/train.hpp"
 
@@ -59,9 +60,77 @@ EvalResult evaluate(Model& model, DataLoader& loader) {
   return r;
 }
 
+EvalResult evaluate(Model& model, DataLoader& loader, dist::Communicator& comm) {
+  if (comm.size() == 1) return evaluate(model, loader);
+  const std::size_t C = model.num_classes();
+  // Per batch, this rank's share of [correct, loss sum]; summed over ranks in one allreduce, then over batches in
+  // batch order, so that every rank computes the same figures (and the counts are exact: whole numbers in doubles).
+  std::vector<double> sums(2 * loader.num_batches(), 0.0);
+  std::vector<double> batch_sizes;
+  std::vector<float> probs(loader.batch_size() * C);
+  std::vector<std::int32_t> pred(loader.batch_size());
+  Batch b;
+  loader.start_epoch(0);
+  for (std::size_t i = 0; loader.next(b); ++i) {
+    batch_sizes.push_back(static_cast<double>(b.size));
+    const dist::Shard s = dist::shard_of(b.size, comm.rank(), comm.size());
+    if (s.count == 0) continue;
+    const std::span<const std::int32_t> y = b.y.subspan(s.begin, s.count);
+    const std::span<const float> logits = model.forward(b.x.subspan(s.begin * b.dim, s.count * b.dim), s.count);
+    sums[2 * i + 1] = cross_entropy(probs, logits, y, s.count, C) * static_cast<double>(s.count);
+    kernels::argmax_rows(pred, logits, s.count, C);
+    std::size_t correct = 0;
+    for (std::size_t n = 0; n < s.count; ++n) correct += pred[n] == y[n];
+    sums[2 * i] = static_cast<double>(correct);
+  }
+  comm.allreduce_sum(sums);
+  EvalResult r;
+  double loss_sum = 0.0, batch_acc_sum = 0.0;
+  for (std::size_t i = 0; i < batch_sizes.size(); ++i) {
+    r.correct += static_cast<std::size_t>(sums[2 * i]);
+    r.total += static_cast<std::size_t>(batch_sizes[i]);
+    loss_sum += sums[2 * i + 1];
+    batch_acc_sum += sums[2 * i] / batch_sizes[i];
+  }
+  if (r.total > 0) {
+    r.loss = loss_sum / static_cast<double>(r.total);
+    r.accuracy = static_cast<double>(r.correct) / static_cast<double>(r.total);
+    r.batch_mean_accuracy = batch_acc_sum / static_cast<double>(batch_sizes.size());
+  }
+  return r;
+}
+
+namespace {
+// One data-parallel step's gradient: this rank's shard of batch b, its dlogits scaled by shard / batch so that the
+// allreduced sum of the ranks' gradients is the whole batch's mean gradient. Returns the mean loss over the whole
+// batch and whether any rank's stop flag was set (both agreed by every rank).
+double shard_step(Model& model, const Batch& b, std::span<float> grad, dist::Communicator& comm, bool stop_here,
+                  bool& stop_anywhere) {
+  const std::size_t C = model.num_classes();
+  const dist::Shard s = dist::shard_of(b.size, comm.rank(), comm.size());
+  double local[2] = {0.0, stop_here ? 1.0 : 0.0};  // [loss sum over the shard, stop requested]
+  if (s.count > 0) {
+    const std::span<const float> logits = model.forward(b.x.subspan(s.begin * b.dim, s.count * b.dim), s.count);
+    const std::span<float> dlogits = grad.first(s.count * C);
+    const double loss = cross_entropy_with_grad(dlogits, logits, b.y.subspan(s.begin, s.count), s.count, C);
+    const float scale = static_cast<float>(s.count) / static_cast<float>(b.size);
+    for (float& g : dlogits) g *= scale;
+    model.backward(dlogits);
+    local[0] = loss * static_cast<double>(s.count);
+  }
+  comm.allreduce_sum(model.gradients());
+  comm.allreduce_sum(std::span<double>(local, 2));
+  stop_anywhere = local[1] > 0.0;
+  return local[0] / static_cast<double>(b.size);
+}
+}  // namespace
+
 History fit(Model& model, DataLoader& train, DataLoader& val, Optimizer& optimizer, const FitOptions& options) {
   using Clock = std::chrono::steady_clock;
   if (options.threads > 0) set_num_threads(options.threads);
+  dist::SingleProcess single;
+  dist::Communicator& comm = options.comm ? *options.comm : single;
+  const bool parallel = comm.size() > 1;
   const std::size_t C = model.num_classes();
   // The loop's only buffer, sized once: the gradient of the logits.
   std::vector<float> grad(train.batch_size() * C);
@@ -75,22 +144,31 @@ History fit(Model& model, DataLoader& train, DataLoader& val, Optimizer& optimiz
     std::size_t batches = 0;
     Batch b;
     while (train.next(b)) {
-      const std::span<const float> logits = model.forward(b.x, b.size);
-      const std::span<float> dlogits(grad.data(), b.size * C);
-      const double loss = cross_entropy_with_grad(dlogits, logits, b.y, b.size, C);
-      model.backward(dlogits);
+      double loss = 0.0;
+      bool stop_anywhere = false;
+      if (parallel) {
+        loss = shard_step(model, b, grad, comm, options.stop_flag && options.stop_flag->load(), stop_anywhere);
+      } else {
+        const std::span<const float> logits = model.forward(b.x, b.size);
+        const std::span<float> dlogits(grad.data(), b.size * C);
+        loss = cross_entropy_with_grad(dlogits, logits, b.y, b.size, C);
+        model.backward(dlogits);
+      }
       optimizer.step_and_zero_grad();
       h.step_losses.push_back(static_cast<float>(loss));
       loss_sum += loss;
       ++batches;
       BatchEvent ev{epoch, batches - 1, train.num_batches(), loss, false};
       if (options.on_batch) options.on_batch(ev);
-      if (ev.stop || (options.stop_flag && options.stop_flag->load())) {
+      if (ev.stop || stop_anywhere || (!parallel && options.stop_flag && options.stop_flag->load())) {
         h.stopped = true;
         return h;
       }
     }
-    const EvalResult v = evaluate(model, val);
+    // The ranks must still hold one model; state outside the gradient (BatchNorm's running statistics, when a model
+    // has them: pass them here) becomes rank 0's, so that validation and the checkpoint agree on every rank.
+    dist::synchronise_model(comm, model, {});
+    const EvalResult v = evaluate(model, val, comm);
     EpochStats s;
     s.epoch = epoch;
     s.train_loss = batches ? loss_sum / static_cast<double>(batches) : 0.0;

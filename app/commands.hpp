@@ -16,5 +16,6 @@ void register_plot(CLI::App& app);  // plot and plot-activation
 void register_version(CLI::App& app);  // version and --version
 /// What `mnist version` prints: version, build, options, libraries (several lines, newline-terminated).
 std::string version_text();
+void register_export(CLI::App& app);
 
 }  // namespace mnist::cli

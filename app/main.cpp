@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
   mnist::cli::register_compare(app);
   mnist::cli::register_plot(app);
   mnist::cli::register_version(app);
+  mnist::cli::register_export(app);
   try {
     app.parse(argc, argv);
     return 0;

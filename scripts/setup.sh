@@ -14,12 +14,16 @@ packages=(
   doxygen
   clang libclang-rt-14-dev     # fuzzing (scripts/fuzz.sh) and sanitizers
   dataset-fashion-mnist
+  libonnx-dev libprotobuf-dev python3-onnx python3-opencv nodejs   # ONNX export (mnist export) and its runtime tests
 )
 
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# npm (for onnxruntime-node, scripts/onnxruntime_node.sh): Debian's package, unless a nodejs build that bundles npm
+# already provides the command.
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
     echo "setup: installing ${missing[*]}" >&2

@@ -2,8 +2,10 @@
 // images (and one on 5,000 MNIST digits for preprocessing), saved as a checkpoint, then run through the binary and
 // compared with what the library computes directly.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -255,6 +257,21 @@ TEST_F(CliEvalFashion, PredictJsonToStandardOutputIsTheJsonAlone) {
     for (const auto& p : j[i]["probabilities"]) sum += p.get<double>();
     EXPECT_NEAR(sum, 1.0, 1e-5);
   }
+}
+
+// --json - to a standard output that cannot take it (a full disk) is an error, not a silent truncation.
+TEST_F(CliEvalFashion, PredictJsonToAFullStandardOutputFails) {
+  const char* cli = std::getenv("MNIST_CLI");
+  ASSERT_NE(cli, nullptr);
+  const fs::path err = out_ / "err.txt";
+  const std::string command = quoted(cli) + " predict " + quoted(checkpoint()) + " --index 0 " + data_flags() +
+                              " --json - >/dev/full 2>" + quoted(err);
+  const int status = std::system(command.c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+  std::ifstream in(err);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "mnist: error: --json -: cannot write to the standard output\n");
 }
 
 // A refused --json leaves no file behind, and an existing one is replaced whole or not at all.

@@ -7,8 +7,10 @@
 //   output  "probabilities"  float32 [N, classes]  Softmax over axis 1 (what Model::predict_proba computes)
 //   opset 13 of the default domain; metadata_props "spec" (the model spec), "dataset", "classes" (the class names
 //   as a JSON array), "input_shape" ("[1, H, W]") and "pixel_scaling" ("x / 255").
-// Each layer becomes the ONNX operator that computes it: Linear -> Gemm (transB = 1, the weight kept [out, in]),
-// ReLU -> Relu; an input of more than one dimension per sample is flattened (Flatten, axis 1) before a Linear layer.
+// Each layer becomes the ONNX operator that computes it, in eval mode: Linear -> Gemm (transB = 1, the weight kept
+// [out, in]), ReLU -> Relu, Conv2d -> Conv, MaxPool2d -> MaxPool, AvgPool2d -> AveragePool, BatchNorm2d ->
+// BatchNormalization (the running statistics, eps 1e-5), Dropout -> Identity, Flatten -> Flatten (axis 1); an MLP's
+// first Linear layer gets the image flattened. Parameters and buffers are initializers under their state-dict names.
 #pragma once
 #include <cstddef>
 #include <filesystem>

@@ -1,6 +1,7 @@
 // ONNX export with Debian's ONNX library: the graph is built as onnx::ModelProto (the protobuf classes generated
 // from onnx.proto), serialized by protobuf, and the written file is checked by onnx::checker before it replaces
 // the target. Each layer kind maps to one small function that adds its operator(s) to the graph.
+// The model is exported as it runs in eval mode: BatchNorm with its running statistics, Dropout the identity.
 #include <fmt/format.h>
 #include <onnx/checker.h>
 #include <onnx/onnx_pb.h>
@@ -51,14 +52,18 @@ std::string shape_text(const std::vector<std::int64_t>& shape) {
 // The graph under construction and the model's tensors by state-dict name, to be added as initializers.
 class GraphWriter {
  public:
+  // Parameters and float buffers (BatchNorm's running statistics) lie in two flat buffers, each in state-dict
+  // order; the int64 buffers (num_batches_tracked) play no part in inference.
   GraphWriter(onnx::GraphProto& graph, const Model& model) : graph_(graph) {
-    std::size_t offset = 0;
-    const std::span<const float> flat = model.parameters();
-    for (const auto& [name, shape] : model.parameter_shapes()) {
+    std::size_t parameter_offset = 0, buffer_offset = 0;
+    for (const StateEntry& entry : model.state_entries()) {
+      if (entry.int64) continue;
+      const std::span<const float> flat = entry.parameter ? model.parameters() : model.buffers();
+      std::size_t& offset = entry.parameter ? parameter_offset : buffer_offset;
       std::size_t n = 1;
-      for (std::size_t d : shape) n *= d;
-      if (offset + n > flat.size()) throw Error("the model's parameters are shorter than its layers need");
-      tensors_[name] = {shape, flat.subspan(offset, n)};
+      for (std::size_t d : entry.shape) n *= d;
+      if (offset + n > flat.size()) throw Error("the model's tensors are shorter than its layers need");
+      tensors_[entry.name] = {entry.shape, flat.subspan(offset, n)};
       offset += n;
     }
   }
@@ -110,6 +115,22 @@ void set_int(onnx::NodeProto& node, const std::string& name, std::int64_t value)
   a.set_i(value);
 }
 
+void set_ints(onnx::NodeProto& node, const std::string& name, const std::vector<std::int64_t>& values) {
+  onnx::AttributeProto& a = *node.add_attribute();
+  a.set_name(name);
+  a.set_type(onnx::AttributeProto::INTS);
+  for (std::int64_t v : values) a.add_ints(v);
+}
+
+void set_float(onnx::NodeProto& node, const std::string& name, float value) {
+  onnx::AttributeProto& a = *node.add_attribute();
+  a.set_name(name);
+  a.set_type(onnx::AttributeProto::FLOAT);
+  a.set_f(value);
+}
+
+std::vector<std::int64_t> dims_of(const Shape& shape) { return {shape.begin(), shape.end()}; }
+
 // --- One function per layer kind: the nodes computing layer from in, the result named out. ---
 
 // [N, C, H, W] -> [N, C*H*W], as torch.nn.Flatten does.
@@ -135,19 +156,71 @@ Value relu(GraphWriter& g, const std::string& name, const Value& in, const std::
   return {out, in.shape};
 }
 
+// torch.nn.Conv2d (groups 1, dilation 1, zero padding on every side): Conv with the weight [O, C, K, K] and the
+// bias [O] as they are.
+Value conv2d(GraphWriter& g, const LayerSpec& layer, const std::string& name, const Value& in,
+             const std::string& out) {
+  onnx::NodeProto& node =
+      g.node("Conv", name, {in.name, g.initializer(layer.name + ".weight"), g.initializer(layer.name + ".bias")}, out);
+  const auto k = static_cast<std::int64_t>(layer.kernel), s = static_cast<std::int64_t>(layer.stride),
+             p = static_cast<std::int64_t>(layer.padding);
+  set_ints(node, "kernel_shape", {k, k});
+  set_ints(node, "strides", {s, s});
+  set_ints(node, "pads", {p, p, p, p});  // begin H, begin W, end H, end W
+  return {out, dims_of(layer.out_shape)};
+}
+
+// MaxPool2d / AvgPool2d (no padding, floor of the window count as PyTorch's default): MaxPool / AveragePool.
+Value pool2d(GraphWriter& g, const std::string& op_type, const LayerSpec& layer, const std::string& name,
+             const Value& in, const std::string& out) {
+  onnx::NodeProto& node = g.node(op_type, name, {in.name}, out);
+  const auto k = static_cast<std::int64_t>(layer.kernel), s = static_cast<std::int64_t>(layer.stride);
+  set_ints(node, "kernel_shape", {k, k});
+  set_ints(node, "strides", {s, s});
+  return {out, dims_of(layer.out_shape)};
+}
+
+// BatchNorm2d in eval mode: BatchNormalization in its inference form, normalising with the running statistics
+// (eps 1e-5, as the layer and PyTorch use).
+Value batchnorm2d(GraphWriter& g, const LayerSpec& layer, const std::string& name, const Value& in,
+                  const std::string& out) {
+  const std::string& key = layer.name;
+  onnx::NodeProto& node = g.node("BatchNormalization", name,
+                                 {in.name, g.initializer(key + ".weight"), g.initializer(key + ".bias"),
+                                  g.initializer(key + ".running_mean"), g.initializer(key + ".running_var")},
+                                 out);
+  set_float(node, "epsilon", 1e-5f);
+  return {out, in.shape};
+}
+
+// Dropout is the identity at inference (evaluate and predict run the model in eval mode).
+Value identity(GraphWriter& g, const std::string& name, const Value& in, const std::string& out) {
+  g.node("Identity", name, {in.name}, out);
+  return {out, in.shape};
+}
+
 // The kinds this exporter writes; the switch has no default, so that the compiler names a kind added to LayerSpec
 // and not handled here (-Wswitch), and a value outside the enum is refused naming the layer.
 Value export_layer(GraphWriter& g, const LayerSpec& layer, std::size_t index, const std::string& name,
                    const Value& in, const std::string& out) {
+  using K = LayerSpec::Kind;
+  if (layer.kind == K::Linear && in.shape.size() > 1) {  // an MLP's first layer: the image flattened first
+    const Value flat = flatten(g, name + "_flatten", in, name + "_flat");
+    return linear(g, layer, name, flat, out);
+  }
+  // Every other layer receives what its spec says (a mismatch would be a graph the runtimes refuse).
+  if (!layer.in_shape.empty() && in.shape != dims_of(layer.in_shape))
+    throw Error(fmt::format("layer {} ('{}') takes {}, but receives {}", index, layer.name,
+                            shape_text(dims_of(layer.in_shape)), shape_text(in.shape)));
   switch (layer.kind) {
-    case LayerSpec::Kind::Linear:
-      if (in.shape.size() > 1) {  // the image, or feature maps: flattened first
-        const Value flat = flatten(g, name + "_flatten", in, name + "_flat");
-        return linear(g, layer, name, flat, out);
-      }
-      return linear(g, layer, name, in, out);
-    case LayerSpec::Kind::ReLU:
-      return relu(g, name, in, out);
+    case K::Linear: return linear(g, layer, name, in, out);
+    case K::ReLU: return relu(g, name, in, out);
+    case K::Conv2d: return conv2d(g, layer, name, in, out);
+    case K::MaxPool2d: return pool2d(g, "MaxPool", layer, name, in, out);
+    case K::AvgPool2d: return pool2d(g, "AveragePool", layer, name, in, out);
+    case K::BatchNorm2d: return batchnorm2d(g, layer, name, in, out);
+    case K::Dropout: return identity(g, name, in, out);
+    case K::Flatten: return flatten(g, name, in, out);
   }
   throw Error(fmt::format("layer {} ('{}') is of a kind the ONNX exporter does not know (kind {})", index,
                           layer.name, static_cast<int>(layer.kind)));
@@ -170,8 +243,11 @@ void add_metadata(onnx::ModelProto& proto, const std::string& key, const std::st
 
 onnx::ModelProto build_model(const Model& model, const OnnxExportOptions& options) {
   if (model.layers().empty()) throw Error("the model has no layers");
+  // The model takes [1, H, W] images (a conv net) or H·W features (an MLP, fed the image flattened).
   const std::size_t pixels = options.height * options.width;
-  if (options.height == 0 || options.width == 0 || model.input_size() != pixels)
+  const Shape input = model.input_shape();
+  if (options.height == 0 || options.width == 0 || model.input_size() != pixels ||
+      (input.size() == 3 && input != Shape{1, options.height, options.width}))
     throw Error(fmt::format("the model takes {} inputs, not {}x{} images", model.input_size(), options.height,
                             options.width));
   if (!options.classes.empty() && options.classes.size() != model.num_classes())

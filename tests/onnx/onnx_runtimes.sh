@@ -4,9 +4,10 @@
 # OpenCV's dnn module; both must give `mnist predict --json`'s probabilities within 1e-5 and its predicted class on
 # the first 1,000 test images (onnx_check.py compares and prints the figures).
 # Exits 77 (skipped, with the reason) when the data set, Python's onnx/cv2 or node are not installed.
-# Usage: onnx_runtimes.sh KIND MNIST_BINARY BUILD_DIR SOURCE_DIR    (KIND: a model spec or preset)
+# Usage: onnx_runtimes.sh KIND MNIST_BINARY BUILD_DIR SOURCE_DIR [N_TRAIN]
+#   KIND: a model spec or preset; N_TRAIN: training images (3000; fewer keep a conv net's epoch short)
 set -euo pipefail
-kind=$1 cli=$2 build=$3 src=$4
+kind=$1 cli=$2 build=$3 src=$4 n_train=${5:-3000}
 here=$(cd "$(dirname "$0")" && pwd)
 skip() { echo "SKIP: $*"; exit 77; }
 
@@ -25,10 +26,10 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 n_test=1000
 # A small training split keeps training to about a second; the test split is the first 1,000 test images.
-"$python" "$here/onnx_check.py" data "$fashion" "$work/data" 3000 "$n_test" "$work/batch.f32"
+"$python" "$here/onnx_check.py" data "$fashion" "$work/data" "$n_train" "$n_test" "$work/batch.f32"
 data=(--dataset fashion-mnist --data-dir "$work/data")
 
-"$cli" train --model "$kind" "${data[@]}" --epochs 1 --lr 0.05 --out "$work/run" >"$work/train.log"
+"$cli" train --model "$kind" "${data[@]}" --epochs 1 --lr 0.05 --threads 2 --out "$work/run" >"$work/train.log"
 "$cli" export "$work/run/model.safetensors" -o "$work/model.onnx"
 "$cli" predict "$work/run/model.safetensors" "${data[@]}" --index $(seq 0 $((n_test - 1))) --json "$work/predict.json" >/dev/null
 node "$here/run_onnxruntime.js" "$ort" "$work/model.onnx" "$work/batch.f32" "$n_test" 28 28 "$work/ort"

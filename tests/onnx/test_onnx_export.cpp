@@ -13,6 +13,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <utility>
 
 #include "mnist/error.hpp"
 #include "mnist/onnx.hpp"
@@ -174,6 +175,50 @@ TEST(OnnxExport, GraphHoldsTheContract) {
   EXPECT_EQ(offset, model.parameters().size());
 }
 
+std::vector<float> raw_floats(const onnx::TensorProto& t) {
+  std::vector<float> data(t.raw_data().size() / sizeof(float));
+  std::memcpy(data.data(), t.raw_data().data(), data.size() * sizeof(float));
+  return data;
+}
+
+// Conv nets: one operator per layer with the layer's attributes, BatchNorm's running statistics as initializers.
+TEST(OnnxExport, ConvNetLayersMapToTheirOperators) {
+  TempDir dir;
+  Model model = make_model("1x28x28-conv8k3s2p1-bn-relu-avgpool2-dropout0.2-conv4k3-relu-maxpool2-flatten-10", 4);
+  for (std::size_t i = 0; i < model.buffers().size(); ++i) model.buffers()[i] = 0.5f + static_cast<float>(i);
+  export_onnx(dir / "m.onnx", model, fashion_options());
+  const onnx::ModelProto proto = read_model(dir / "m.onnx");
+  onnx::checker::check_model(proto);
+  const onnx::GraphProto& graph = proto.graph();
+  std::vector<std::string> ops;
+  for (const auto& node : graph.node()) ops.push_back(node.op_type());
+  EXPECT_EQ(ops, (std::vector<std::string>{"Conv", "BatchNormalization", "Relu", "AveragePool", "Identity", "Conv",
+                                           "Relu", "MaxPool", "Flatten", "Gemm", "Softmax"}));
+  const auto ints = [](const onnx::NodeProto& node, const std::string& name) {
+    for (const auto& a : node.attribute())
+      if (a.name() == name) return std::vector<std::int64_t>(a.ints().begin(), a.ints().end());
+    return std::vector<std::int64_t>{};
+  };
+  EXPECT_EQ(ints(graph.node(0), "kernel_shape"), (std::vector<std::int64_t>{3, 3}));
+  EXPECT_EQ(ints(graph.node(0), "strides"), (std::vector<std::int64_t>{2, 2}));
+  EXPECT_EQ(ints(graph.node(0), "pads"), (std::vector<std::int64_t>{1, 1, 1, 1}));
+  EXPECT_EQ(ints(graph.node(3), "kernel_shape"), (std::vector<std::int64_t>{2, 2}));
+  EXPECT_EQ(ints(graph.node(3), "strides"), (std::vector<std::int64_t>{2, 2}));
+  EXPECT_EQ(ints(graph.node(5), "pads"), (std::vector<std::int64_t>{0, 0, 0, 0}));
+  EXPECT_EQ(graph.node(1).input(3), "bn1.running_mean");
+  EXPECT_EQ(graph.node(1).input(4), "bn1.running_var");
+  EXPECT_FLOAT_EQ(graph.node(1).attribute(0).f(), 1e-5f);
+  std::map<std::string, std::vector<float>> initializers;
+  for (const auto& t : graph.initializer()) initializers[t.name()] = raw_floats(t);
+  EXPECT_EQ(initializers.count("bn1.num_batches_tracked"), 0u);  // not needed to run the model
+  const std::span<const float> buffers = std::as_const(model).buffers();
+  ASSERT_EQ(buffers.size(), 16u);  // running_mean [8], running_var [8]
+  EXPECT_EQ(initializers.at("bn1.running_mean"), std::vector<float>(buffers.begin(), buffers.begin() + 8));
+  EXPECT_EQ(initializers.at("bn1.running_var"), std::vector<float>(buffers.begin() + 8, buffers.end()));
+  EXPECT_EQ(dims(graph.input(0)), "N,1,28,28");
+  EXPECT_EQ(dims(graph.output(1)), "N,10");
+}
+
 TEST(OnnxExport, ComputesWhatTheModelComputes) {
   TempDir dir;
   for (const std::string spec : {"logistic", "hidden", "hidden-relu", "784-24-relu-16-10"}) {
@@ -224,9 +269,12 @@ void expect_refused(const Model& model, const OnnxExportOptions& options, const 
 }
 
 TEST(OnnxExport, RefusesALayerKindItDoesNotKnow) {
-  LayerSpec linear{LayerSpec::Kind::Linear, 784, 10, "linear"};
-  LayerSpec unknown{static_cast<LayerSpec::Kind>(99), 10, 10, "mystery"};
-  const Model model({linear, unknown}, 0, "custom");
+  std::vector<LayerSpec> layers = parse_model_spec("784-10-10");
+  layers.insert(layers.begin() + 1, layers[1]);  // a layer between the two Linear ones, 10 -> 10 ...
+  layers[1].kind = static_cast<LayerSpec::Kind>(99);  // ... of no kind the exporter knows
+  layers[1].name = "mystery";
+  layers[1].in_shape = layers[1].out_shape = {10};
+  const Model model(layers, 0, "custom");
   expect_refused(model, {}, "layer 1 ('mystery') is of a kind the ONNX exporter does not know");
 }
 

@@ -1,10 +1,14 @@
 // mnist predict: what a trained model says about images: for each input the class probabilities (printed as the
-// tutorial's PyTorch prints them), the predicted class and its name, and (-o) a figure of the input(s) titled with
-// the prediction. Inputs are PNG/JPEG files, made MNIST-like unless --no-preprocess, or images of a split (--index).
+// tutorial's PyTorch prints them), the predicted class and its name, (-o) a figure of the input(s) titled with
+// the prediction, and (--json) all of it for scripts, probabilities at full float precision. Inputs are PNG/JPEG
+// files, made MNIST-like unless --no-preprocess, or images of a split (--index).
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <span>
 #include <string>
 #include <vector>
@@ -19,6 +23,7 @@
 #include "model_data.hpp"
 #include "output_path.hpp"
 #include "tensor_format.hpp"
+#include "util/files.hpp"
 
 namespace mnist::cli {
 namespace {
@@ -30,8 +35,10 @@ struct PredictOptions : CheckpointOptions {  // MODEL, --model, the data options
   std::vector<std::size_t> indices;
   std::string split = "test";
   std::string output;
+  std::string json;  // --json FILE, "-" for stdout
   bool no_preprocess = false;
-  bool output_given = false;  // given, even if empty
+  bool output_given = false, json_given = false;  // given, even if empty
+  bool json_to_stdout() const { return json_given && json == "-"; }
 };
 
 // One input, ready for the model: pixels [rows * cols], and how to name it.
@@ -39,6 +46,7 @@ struct Input {
   std::string name;         // "digit.png" or "#12 (test split)"
   std::vector<std::uint8_t> pixels;
   int label = -1;           // the true label, for --index
+  std::size_t index = 0;    // the image's index in the split, for --index
 };
 
 std::vector<Input> read_image_inputs(const PredictOptions& options, const ImageShape& shape) {
@@ -62,7 +70,7 @@ std::vector<Input> read_image_inputs(const PredictOptions& options, const ImageS
         throw Error(what.rfind(path, 0) == 0 ? what : path + ": " + what);
       }
     }
-    inputs.push_back({path, std::move(image.pixels), -1});
+    inputs.push_back({path, std::move(image.pixels), -1, 0});
   }
   return inputs;
 }
@@ -81,9 +89,45 @@ std::vector<Input> read_dataset_inputs(const PredictOptions& options, const Chec
   for (std::size_t index : options.indices) {
     Sample sample = data[index];
     inputs.push_back({fmt::format("#{} ({} split)", index, options.split),
-                      std::vector<std::uint8_t>(sample.image.begin(), sample.image.end()), sample.label});
+                      std::vector<std::uint8_t>(sample.image.begin(), sample.image.end()), sample.label, index});
   }
   return inputs;
+}
+
+// A float as the shortest text that reads back as the same float (fmt's shortest round-trip form, e.g. 0.12345679
+// or 1.2e-08): a double's 17 digits would claim a precision the model does not have. JSON has no NaN or infinity:
+// those (a model with non-finite weights) are null.
+std::string json_float(float value) { return std::isfinite(value) ? fmt::format("{}", value) : "null"; }
+
+// The JSON array: one object per input, in order. Written by hand around fmt's float form (nlohmann would print the
+// double nearest each float with 17 digits); strings go through nlohmann for their escaping.
+std::string predictions_json(const std::vector<Input>& inputs, const Tensor& probs, std::size_t classes,
+                             const std::vector<std::string>& class_names, const std::string& split) {
+  std::string text = "[";
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    std::span<const float> row(probs.data() + i * classes, classes);
+    const auto best = static_cast<std::size_t>(std::max_element(row.begin(), row.end()) - row.begin());
+    text += i == 0 ? "\n" : ",\n";
+    text += "  {\"source\": " + nlohmann::json(inputs[i].name).dump();
+    if (inputs[i].label >= 0)
+      text += fmt::format(", \"split\": {}, \"index\": {}, \"label\": {}", nlohmann::json(split).dump(),
+                          inputs[i].index, inputs[i].label);
+    text += fmt::format(", \"predicted\": {}, \"class\": {}, \"probabilities\": [", best,
+                        nlohmann::json(class_name(class_names, best)).dump());
+    for (std::size_t c = 0; c < classes; ++c) text += (c ? ", " : "") + json_float(row[c]);
+    text += "]}";
+  }
+  text += inputs.empty() ? "]\n" : "\n]\n";
+  return text;
+}
+
+void write_json(const std::string& path, const std::string& text) {
+  if (path == "-") {
+    if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() || std::fflush(stdout) != 0)
+      throw Error("--json -: cannot write to the standard output");
+    return;
+  }
+  util::write_file_atomically(path, std::span(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
 }
 
 void run_predict(const PredictOptions& options) {
@@ -98,6 +142,12 @@ void run_predict(const PredictOptions& options) {
     check_output_path("-o", options.output);
     check_not_input("-o", options.output, options.model_path);
     for (const std::string& image : options.images) check_not_input("-o", options.output, image);
+  }
+  if (options.json_given && !options.json_to_stdout()) {
+    check_output_path("--json", options.json);
+    check_not_input("--json", options.json, options.model_path);
+    for (const std::string& image : options.images) check_not_input("--json", options.json, image);
+    if (options.output_given) check_distinct_outputs("-o", options.output, "--json", options.json);
   }
 
   Checkpoint checkpoint = load_model_file(options.model_path, options.model_spec);
@@ -123,10 +173,14 @@ void run_predict(const PredictOptions& options) {
       dataset_info(options.common.data.dataset).classes.size() == classes)
     checkpoint.classes = dataset_info(options.common.data.dataset).classes;
 
+  // With --json -, standard output holds the JSON alone (the text report would make it unreadable to a parser).
+  const bool report = !options.json_to_stdout();
   std::vector<std::string> titles;
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     std::span<const float> row(probs.data() + i * classes, classes);
     const auto best = static_cast<std::size_t>(std::max_element(row.begin(), row.end()) - row.begin());
+    titles.push_back("Predicted: " + class_name(checkpoint.classes, best));
+    if (!report) continue;
     if (i > 0) fmt::print("\n");
     if (inputs[i].label >= 0)
       fmt::print("{}, label {}\n", inputs[i].name,
@@ -135,7 +189,6 @@ void run_predict(const PredictOptions& options) {
       fmt::print("{}\n", inputs[i].name);
     fmt::print("{}\n", torch_style_row(row));
     fmt::print("Predicted: {} (probability {:.4f})\n", class_label(checkpoint.classes, best), row[best]);
-    titles.push_back("Predicted: " + class_name(checkpoint.classes, best));
   }
 
   if (options.output_given) {
@@ -146,7 +199,11 @@ void run_predict(const PredictOptions& options) {
       for (const Input& input : inputs) images.emplace_back(input.pixels);
       plot_image_grid(options.output, images, shape.rows, shape.cols, titles);
     }
-    fmt::print("wrote {}\n", options.output);
+    if (report) fmt::print("wrote {}\n", options.output);
+  }
+  if (options.json_given) {
+    write_json(options.json, predictions_json(inputs, probs, classes, checkpoint.classes, options.split));
+    if (report) fmt::print("wrote {}\n", options.json);
   }
 }
 
@@ -171,11 +228,17 @@ void register_predict(CLI::App& app) {
   command->add_option("-o,--output", options->output,
                       "Write a PNG figure of the (preprocessed) input(s) titled with the prediction (a grid for several)")
       ->type_name("FILE.png");
+  command->add_option("--json", options->json,
+                      "Write the predictions as a JSON array (source, predicted, class, probabilities at full float "
+                      "precision); - for the standard output, which then holds the JSON alone")
+      ->type_name("FILE");
   command->add_flag("--no-preprocess", options->no_preprocess,
                     "Feed IMAGE as it is (it must have the model's size, 28x28; white digit on black)");
   CLI::Option* output = command->get_option("--output");
-  command->callback([options, output] {
+  CLI::Option* json = command->get_option("--json");
+  command->callback([options, output, json] {
     options->output_given = output->count() > 0;
+    options->json_given = json->count() > 0;
     run_predict(*options);
   });
 }

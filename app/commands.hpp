@@ -17,5 +17,6 @@ void register_version(CLI::App& app);  // version and --version
 /// What `mnist version` prints: version, build, options, libraries (several lines, newline-terminated).
 std::string version_text();
 void register_serve(CLI::App& app);
+void register_export(CLI::App& app);
 
 }  // namespace mnist::cli

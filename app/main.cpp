@@ -73,6 +73,7 @@ int main(int argc, char** argv) {
   mnist::cli::register_plot(app);
   mnist::cli::register_version(app);
   mnist::cli::register_serve(app);
+  mnist::cli::register_export(app);
   try {
     app.parse(argc, argv);
     return 0;

@@ -14,8 +14,10 @@ packages=(
   doxygen
   clang libclang-rt-14-dev     # fuzzing (scripts/fuzz.sh) and sanitizers
   dataset-fashion-mnist
-  libcpp-httplib-dev libjs-chart.js chromium nodejs   # mnist serve (HTTP, charts) and its browser tests
+  libcpp-httplib-dev libjs-chart.js chromium   # mnist serve (HTTP, charts) and its browser tests
   libopenmpi-dev openmpi-bin   # data-parallel training under mpirun (src/dist, tests/dist)
+  libonnx-dev libprotobuf-dev python3-onnx python3-opencv   # ONNX export (mnist export) and its runtime tests
+  nodejs   # the browser test (playwright-core) and the ONNX runtime test (onnxruntime-node)
 )
 # npm comes with NodeSource's nodejs; Debian's nodejs needs Debian's npm package beside it.
 command -v npm >/dev/null 2>&1 || packages+=(npm)

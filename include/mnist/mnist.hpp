@@ -18,6 +18,7 @@
 /// - figures: mnist::plot_lines, mnist::plot_image (plot.hpp); images: mnist::read_image (image.hpp)
 /// - checkpoints: mnist::save_state_dict, mnist::load_state_dict (safetensors.hpp); with metadata and resume
 ///   state: checkpoint.hpp; metrics: mnist::ConfusionMatrix (metrics.hpp)
+/// - deployment: mnist::export_onnx writes a trained model as an ONNX graph (onnx.hpp)
 /// - errors: every failure throws mnist::Error (error.hpp) with a one-line message.
 
 /// \namespace mnist
@@ -43,3 +44,4 @@
 #include "mnist/image.hpp"
 #include "mnist/plot.hpp"
 #include "mnist/version.hpp"
+#include "mnist/onnx.hpp"

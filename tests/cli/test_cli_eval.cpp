@@ -2,8 +2,10 @@
 // images (and one on 5,000 MNIST digits for preprocessing), saved as a checkpoint, then run through the binary and
 // compared with what the library computes directly.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -188,6 +190,106 @@ TEST_F(CliEvalFashion, PredictIndexGivesTheModelsClass) {
   EXPECT_NEAR(sum, 1.0, 1e-3) << numbers;
   const GrayImage png = read_image(figure);
   EXPECT_GT(png.width, 100u);
+}
+
+// --json: one object per input, probabilities that read back as exactly the floats the library computes.
+TEST_F(CliEvalFashion, PredictJsonHoldsTheLibrarysProbabilities) {
+  const fs::path json_path = out_ / "predictions.json";
+  std::string index_args;
+  const std::size_t n = 50;
+  for (std::size_t i = 0; i < n; ++i) index_args += " " + std::to_string(i * 7);
+  CliRun run = run_cli("predict " + quoted(checkpoint()) + " --index" + index_args + " " + data_flags() +
+                       " --json " + quoted(json_path));
+  ASSERT_EQ(run.code, 0) << run.err;
+  EXPECT_NE(run.out.find("Predicted: "), std::string::npos) << run.out;  // the text report is still printed
+  EXPECT_NE(run.out.find("wrote " + json_path.string()), std::string::npos) << run.out;
+
+  std::ifstream in(json_path);
+  const nlohmann::json j = nlohmann::json::parse(in);
+  ASSERT_TRUE(j.is_array());
+  ASSERT_EQ(j.size(), n);
+  std::vector<float> x;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::vector<float> p = pixels_of((*test_)[i * 7].image);
+    x.insert(x.end(), p.begin(), p.end());
+  }
+  const Tensor expected = model_->predict_proba(x, n);
+  std::size_t differing = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const nlohmann::json& item = j[i];
+    EXPECT_EQ(item["source"], "#" + std::to_string(i * 7) + " (test split)");
+    EXPECT_EQ(item["split"], "test");
+    EXPECT_EQ(item["index"].get<std::size_t>(), i * 7);
+    EXPECT_EQ(item["label"].get<int>(), (*test_)[i * 7].label);
+    const int predicted = item["predicted"].get<int>();
+    EXPECT_EQ(predicted, model_class(*model_, (*test_)[i * 7].image));
+    EXPECT_EQ(item["class"], dataset_info("fashion-mnist").classes[static_cast<std::size_t>(predicted)]);
+    ASSERT_EQ(item["probabilities"].size(), 10u);
+    for (std::size_t c = 0; c < 10; ++c) {
+      // Parsed as a double, then narrowed: the shortest round-trip text gives back the very float.
+      const auto got = static_cast<float>(item["probabilities"][c].get<double>());
+      differing += got != expected.data()[i * 10 + c];
+    }
+  }
+  EXPECT_EQ(differing, 0u) << "probabilities that do not read back as the library's floats";
+}
+
+// --json -: standard output holds the JSON alone; with image files the source is the path.
+TEST_F(CliEvalFashion, PredictJsonToStandardOutputIsTheJsonAlone) {
+  std::string args;
+  std::vector<int> expected;
+  for (std::size_t i = 0; i < 3; ++i) {
+    const fs::path png = out_ / ("item \"" + std::to_string(i) + "\".png");  // a quote to escape
+    write_png(png, gray((*test_)[i].image, 28, 28));
+    args += " " + quoted(png);
+    expected.push_back(model_class(*model_, (*test_)[i].image));
+  }
+  CliRun run = run_cli("predict " + quoted(checkpoint()) + args + " --no-preprocess --json -");
+  ASSERT_EQ(run.code, 0) << run.err;
+  EXPECT_EQ(run.err, "");
+  const nlohmann::json j = nlohmann::json::parse(run.out);  // throws (fails the test) on anything but JSON
+  ASSERT_EQ(j.size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(j[i]["source"], (out_ / ("item \"" + std::to_string(i) + "\".png")).string());
+    EXPECT_EQ(j[i]["predicted"].get<int>(), expected[i]);
+    EXPECT_FALSE(j[i].contains("index"));
+    double sum = 0;
+    for (const auto& p : j[i]["probabilities"]) sum += p.get<double>();
+    EXPECT_NEAR(sum, 1.0, 1e-5);
+  }
+}
+
+// --json - to a standard output that cannot take it (a full disk) is an error, not a silent truncation.
+TEST_F(CliEvalFashion, PredictJsonToAFullStandardOutputFails) {
+  const char* cli = std::getenv("MNIST_CLI");
+  ASSERT_NE(cli, nullptr);
+  const fs::path err = out_ / "err.txt";
+  const std::string command = quoted(cli) + " predict " + quoted(checkpoint()) + " --index 0 " + data_flags() +
+                              " --json - >/dev/full 2>" + quoted(err);
+  const int status = std::system(command.c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+  std::ifstream in(err);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "mnist: error: --json -: cannot write to the standard output\n");
+}
+
+// A refused --json leaves no file behind, and an existing one is replaced whole or not at all.
+TEST_F(CliEvalFashion, PredictJsonNeverHalfWritten) {
+  const fs::path json_path = out_ / "p.json";
+  {
+    std::ofstream(json_path) << "previous";
+  }
+  // The input fails after the output was checked: the old file is untouched, no temporary file is left.
+  CliRun run = run_cli("predict " + quoted(checkpoint()) + " --index 0 5000 " + data_flags() + " --json " +
+                       quoted(json_path));
+  EXPECT_EQ(run.code, 2) << run.err;
+  std::ifstream in(json_path);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "previous");
+  std::size_t files = 0;
+  for ([[maybe_unused]] const auto& entry : fs::directory_iterator(out_.path())) ++files;
+  EXPECT_EQ(files, 1u);
 }
 
 TEST_F(CliEvalFashion, PredictPngAsIsGivesTheImagesPrediction) {

@@ -165,9 +165,10 @@ History fit(Model& model, DataLoader& train, DataLoader& val, Optimizer& optimiz
         return h;
       }
     }
-    // The ranks must still hold one model; state outside the gradient (BatchNorm's running statistics, when a model
-    // has them: pass them here) becomes rank 0's, so that validation and the checkpoint agree on every rank.
-    dist::synchronise_model(comm, model, {});
+    // The ranks must still hold one model; state outside the gradient (BatchNorm's running statistics, which each
+    // rank updates from its own share of the batches) becomes rank 0's, so that validation and the checkpoint agree
+    // on every rank.
+    dist::synchronise_model(comm, model, model.buffers());
     const EvalResult v = evaluate(model, val, comm);
     EpochStats s;
     s.epoch = epoch;

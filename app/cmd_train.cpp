@@ -210,7 +210,10 @@ void run_train(TrainOptions& o, const CLI::App& command) {
 void register_train(CLI::App& app) {
   auto o = std::make_shared<TrainOptions>();
   CLI::App* command = app.add_subcommand("train", "Train a model; write its checkpoint, history and loss/accuracy charts");
-  command->add_option("--model", o->model, "Preset (logistic, hidden, hidden-relu) or MLP spec such as 784-128-relu-10")
+  command->add_option("--model", o->model, "Preset (logistic, hidden, hidden-relu, lenet5, cnn, cnn-bn, cnn-dropout) or a spec: tokens joined by '-', "
+                      "the input first: widths and relu (784-128-relu-10), or 1x28x28 then conv<O>k<K>[s<S>][p<P>], "
+                      "maxpool<K>[s<S>], avgpool<K>[s<S>], bn, relu, dropout<P>, flatten, then widths "
+                      "(1x28x28-conv32k3p1-bn-relu-maxpool2-flatten-128-relu-10)")
       ->type_name("SPEC")
       ->capture_default_str();
   command->add_option("--out", o->out, "Output directory (default runs/<model>, or runs/<model>-2, -3, ... when it holds an earlier run)")->type_name("DIR");

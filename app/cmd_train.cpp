@@ -76,6 +76,15 @@ void resume_settings(TrainOptions& o, const CLI::App& command) {
     refuse("--weight-decay", real_text(o.flags.weight_decay), real_text(saved.weight_decay));
   if (given("--seed") && o.flags.common.seed != saved.common.seed)
     refuse("--seed", std::to_string(o.flags.common.seed), std::to_string(saved.common.seed));
+  if (given("--lr-schedule") && o.flags.lr_schedule != saved.lr_schedule)
+    refuse("--lr-schedule", o.flags.lr_schedule, saved.lr_schedule);
+  if (given("--lr-step-size") && o.flags.lr_step_size != saved.lr_step_size)
+    refuse("--lr-step-size", std::to_string(o.flags.lr_step_size),
+           saved.lr_schedule == "step" ? std::to_string(saved.lr_step_size) : "no step schedule");
+  if (given("--lr-gamma") && (saved.lr_schedule != "step" || o.flags.lr_gamma != saved.lr_gamma))
+    refuse("--lr-gamma", real_text(o.flags.lr_gamma),
+           saved.lr_schedule == "step" ? real_text(saved.lr_gamma) : "no step schedule");
+  if (given("--augment") && o.flags.augment != saved.augment) refuse("--augment", o.flags.augment, saved.augment);
   if (given("--epochs")) {
     if (static_cast<std::size_t>(o.flags.epochs) < done)
       throw UsageError(fmt::format("--epochs {}: the run in {} has already completed {} epoch{} (saved in {}); give {} "
@@ -169,9 +178,10 @@ void run_train(TrainOptions& o, const CLI::App& command) {
     if (writer && o.overwrite) remove_files(o.out, run_files());
   }
   if (writer) {
-    fmt::print("training {} on {} ({} train / {} val images, {} epochs, {} lr {}, batch {}{}) -> {}\n", o.model,
+    fmt::print("training {} on {} ({} train / {} val images, {} epochs, {} lr {}{}, batch {}{}{}) -> {}\n", o.model,
                o.flags.common.data.dataset, data->split[0].size(), data->split[1].size(), o.flags.epochs,
-               o.flags.optimizer, o.flags.lr, o.flags.batch_size,
+               o.flags.optimizer, o.flags.lr, o.flags.lr_schedule == "none" ? "" : " " + o.flags.lr_schedule,
+               o.flags.batch_size, o.flags.augment == "none" ? "" : ", augment " + o.flags.augment,
                comm.size() > 1 ? fmt::format(" split across {} processes", comm.size()) : std::string(), o.out);
     std::fflush(stdout);
   }

@@ -72,7 +72,31 @@ std::map<std::string, std::string> run_settings(const TrainingFlags& f, const Da
           {"momentum", real_text(f.momentum)},
           {"weight_decay", real_text(f.weight_decay)},
           {"seed", std::to_string(f.common.seed)},
-          {"val_fraction", real_text(f.val_fraction)}};
+          {"val_fraction", real_text(f.val_fraction)},
+          {"augment", f.augment}};
+}
+
+// The schedule's name and resolved parameters (PyTorch's argument names), saved with the other settings.
+void add_schedule_settings(std::map<std::string, std::string>& m, const LrSchedule& s) {
+  m["lr_schedule"] = schedule_name(s.kind);
+  switch (s.kind) {
+    case LrSchedule::Kind::step:
+      m["lr_step_size"] = std::to_string(s.step_size);
+      m["lr_gamma"] = real_text(s.gamma);
+      break;
+    case LrSchedule::Kind::cosine:
+      m["lr_t_max"] = std::to_string(s.t_max);
+      m["lr_eta_min"] = real_text(s.eta_min);
+      break;
+    case LrSchedule::Kind::onecycle:
+      m["lr_total_steps"] = std::to_string(s.total_steps);
+      m["lr_pct_start"] = real_text(s.pct_start);
+      m["lr_div_factor"] = real_text(s.div_factor);
+      m["lr_final_div_factor"] = real_text(s.final_div_factor);
+      break;
+    case LrSchedule::Kind::none:
+      break;
+  }
 }
 
 std::unique_ptr<Optimizer> make_optimizer(Model& model, const TrainingFlags& f) {
@@ -236,12 +260,48 @@ void add_training_flags(CLI::App& command, TrainingFlags& f) {
       ->check(real_in(0, false, 1e6, false, "a weight decay >= 0 such as 0.0005"))
       ->type_name("W")
       ->capture_default_str();
+  command.add_option("--lr-schedule", f.lr_schedule,
+                     "Learning-rate schedule, as PyTorch's: none, step (StepLR), cosine (CosineAnnealingLR, T_max = "
+                     "--epochs) or onecycle (OneCycleLR, max_lr = --lr, stepped every batch)")
+      ->check(CLI::IsMember({"none", "step", "cosine", "onecycle"}))
+      ->type_name("NAME")
+      ->capture_default_str();
+  command.add_option("--lr-step-size", f.lr_step_size, "step schedule: epochs between decays (default max(1, epochs/3))")
+      ->check(whole_in(1, kMaxEpochs))
+      ->type_name("N");
+  command.add_option("--lr-gamma", f.lr_gamma, "step schedule: factor of each decay")
+      ->check(real_in(0, true, 1e6, false, "a factor > 0 such as 0.1"))
+      ->type_name("G")
+      ->capture_default_str();
+  command.add_option("--augment", f.augment,
+                     "Training-image augmentation: none, or shift (random translations of up to 2 pixels, seeded)")
+      ->check(CLI::IsMember({"none", "shift"}))
+      ->type_name("NAME")
+      ->capture_default_str();
   command.add_option("--stop-after-batches", f.stop_after_batches)->check(whole_in(1, 1'000'000'000))->group("");
   add_data_options(command, f.common);
   add_compute_options(command, f.common);
 }
 
+LrSchedule make_schedule(const TrainingFlags& f, std::size_t batches_per_epoch) {
+  const std::size_t epochs = static_cast<std::size_t>(f.epochs);
+  switch (parse_schedule_kind(f.lr_schedule)) {
+    case LrSchedule::Kind::step:
+      return step_lr(f.lr, f.lr_step_size > 0 ? static_cast<std::size_t>(f.lr_step_size) : std::max<std::size_t>(1, epochs / 3),
+                     f.lr_gamma);
+    case LrSchedule::Kind::cosine:
+      return cosine_lr(f.lr, f.lr_t_max > 0 ? static_cast<std::size_t>(f.lr_t_max) : epochs, 0.0);
+    case LrSchedule::Kind::onecycle:
+      return one_cycle_lr(f.lr, f.lr_total_steps > 0 ? static_cast<std::size_t>(f.lr_total_steps) : epochs * batches_per_epoch);
+    case LrSchedule::Kind::none:
+      break;
+  }
+  return constant_lr(f.lr);
+}
+
 void check_training_flags(const TrainingFlags& f) {
+  if (f.lr_schedule != "step" && (f.lr_step_size != 0 || f.lr_gamma != 0.1))
+    throw UsageError("--lr-step-size and --lr-gamma apply to --lr-schedule step; add --lr-schedule step or drop them");
   if (f.optimizer == "adam" && f.momentum != 0.0)
     throw UsageError("--momentum applies to --optimizer sgd only (Adam has its own betas); drop --momentum");
 }
@@ -296,6 +356,17 @@ std::string read_resume_settings(const std::filesystem::path& dir, TrainingFlags
     throw Error(src + ": saved optimizer '" + f.optimizer.substr(0, 40) + "' is neither sgd nor adam");
   if (f.optimizer == "adam" && f.momentum != 0.0)
     throw Error(src + ": saved momentum " + real_text(f.momentum) + " with optimizer adam (momentum is for sgd only)");
+  // Schedule and augmentation: absent from runs saved before they existed (none).
+  f.lr_schedule = m.count("lr_schedule") ? m.at("lr_schedule") : "none";
+  if (f.lr_schedule != "none" && f.lr_schedule != "step" && f.lr_schedule != "cosine" && f.lr_schedule != "onecycle")
+    throw Error(src + ": saved lr_schedule '" + f.lr_schedule.substr(0, 40) + "' is not a known schedule");
+  f.lr_step_size = f.lr_schedule == "step" ? saved_whole(m, "lr_step_size", src, 1, kMaxEpochs) : 0;
+  f.lr_gamma = f.lr_schedule == "step" ? saved_real(m, "lr_gamma", src, 0, true, 1e6, false) : 0.1;
+  f.lr_t_max = f.lr_schedule == "cosine" ? saved_whole(m, "lr_t_max", src, 1, kMaxEpochs) : 0;
+  f.lr_total_steps = f.lr_schedule == "onecycle" ? saved_whole(m, "lr_total_steps", src, 1, 1'000'000'000'000) : 0;
+  f.augment = m.count("augment") ? m.at("augment") : "none";
+  if (f.augment != "none" && f.augment != "shift")
+    throw Error(src + ": saved augment '" + f.augment.substr(0, 40) + "' is neither none nor shift");
   f.common.data.dataset = saved_text(m, "dataset", src);
   if (f.common.data.dataset != "custom" && !is_dataset_name(f.common.data.dataset))
     throw Error(src + ": saved dataset '" + f.common.data.dataset.substr(0, 40) + "' is not a known data set");
@@ -325,12 +396,20 @@ RunResult run_training(const TrainingFlags& f, const std::string& spec, const Pr
   const bool writer = comm.rank() == 0;  // only rank 0 prints and writes
   const std::filesystem::path model_path = out / "model.safetensors", resume_path = out / "resume.safetensors";
   const std::size_t batch = static_cast<std::size_t>(f.batch_size);
-  DataLoader train(data.split[0], {.batch_size = batch, .shuffle = true, .seed = f.common.seed});
-  DataLoader val(data.split[1], {.batch_size = batch});
+  DataLoader train(data.split[0], {.batch_size = batch, .shuffle = true, .seed = f.common.seed,
+                                   .augment = parse_augment(f.augment)});
+  DataLoader val(data.split[1], {.batch_size = batch});  // never augmented
+  const LrSchedule schedule = make_schedule(f, train.num_batches());
+  if (schedule.kind == LrSchedule::Kind::onecycle && static_cast<std::size_t>(f.epochs) * train.num_batches() > schedule.total_steps)
+    throw UsageError(fmt::format("--epochs {}: the run's onecycle schedule ends after {} steps ({} epochs of {} batches); "
+                                 "it cannot be extended: drop --epochs, or start a new run with --out",
+                                 f.epochs, schedule.total_steps, schedule.total_steps / train.num_batches(),
+                                 train.num_batches()));
 
   Model model = build_model(spec, f, data.train);
   std::unique_ptr<Optimizer> optimizer = make_optimizer(model, f);
   std::map<std::string, std::string> settings = run_settings(f, data.train);
+  add_schedule_settings(settings, schedule);
   settings["model"] = spec;  // read back by --resume
   RunResult result;
   RunRecord& run = result.record;
@@ -395,6 +474,7 @@ RunResult run_training(const TrainingFlags& f, const std::string& spec, const Pr
     fo.first_epoch = first_epoch;
     fo.epochs = total - first_epoch;
     fo.stop_flag = stop;
+    fo.schedule = &schedule;
     fo.on_batch = [&](BatchEvent& ev) {
       // Non-finite, or so large that the logits have blown up (a mean cross-entropy of 1e4 means the true class
       // scores 1e4 below the best one: no run recovers from that; lr 1e4 on hidden-relu reaches 5e11 while finite).

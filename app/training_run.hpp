@@ -19,6 +19,7 @@
 #include "mnist/dist.hpp"
 #include "mnist/loader.hpp"
 #include "mnist/nn.hpp"
+#include "mnist/schedule.hpp"
 #include "mnist/train.hpp"
 #include "run_outputs.hpp"
 
@@ -34,6 +35,12 @@ struct TrainingFlags {
   std::string optimizer = "sgd";
   double momentum = 0.0;
   double weight_decay = 0.0;
+  std::string lr_schedule = "none";  // none, step, cosine, onecycle (mnist/schedule.hpp)
+  long long lr_step_size = 0;        // step: epochs between decays; 0: max(1, epochs / 3)
+  double lr_gamma = 0.1;             // step: decay factor
+  long long lr_t_max = 0;            // cosine: T_max; 0: the epochs (set from the resume state only)
+  long long lr_total_steps = 0;      // onecycle: total_steps; 0: epochs x batches (set from the resume state only)
+  std::string augment = "none";      // none, shift (training images only)
   long long stop_after_batches = 0;  // test hook (hidden from --help): behave as if Ctrl-C came after N batches
 };
 
@@ -42,6 +49,10 @@ inline constexpr long long kMaxEpochs = 100000;
 /// --epochs --lr --batch-size --val-fraction --optimizer --momentum --weight-decay, the data and compute flags, and
 /// the hidden --stop-after-batches.
 void add_training_flags(CLI::App& command, TrainingFlags& flags);
+/// The run's learning-rate schedule: --lr-schedule with its parameters resolved (defaults from the epochs and the
+/// batches per epoch), base or max lr --lr.
+LrSchedule make_schedule(const TrainingFlags& flags, std::size_t batches_per_epoch);
+
 /// Cross-flag checks that need no data (--momentum with adam); throws UsageError naming the flag.
 void check_training_flags(const TrainingFlags& flags);
 

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "mnist/dataset.hpp"
@@ -59,12 +60,32 @@ std::vector<std::size_t> split_counts(std::size_t n, const std::vector<double>& 
 /// platform, unlike std::shuffle).
 std::vector<std::size_t> random_permutation(std::size_t n, std::uint64_t seed);
 
+/// Random changes to training images (never to be asked of validation or test loaders).
+enum class Augment {
+  none,  ///< the images as they are
+  shift  ///< each image translated by dx, dy in -2..2 pixels (zero fill), drawn per sample and epoch
+};
+/// A translation: the pixel at (row, col) moves to (row + dy, col + dx).
+struct ImageShift {
+  int dx = 0;  ///< columns, -2..2
+  int dy = 0;  ///< rows, -2..2
+};
+/// The translation Augment::shift gives the sample of dataset index `index` in `epoch`: dx and dy uniform in -2..2,
+/// a function of (seed, epoch, index) alone, so that batches are the same for any thread count, batch size or
+/// order, and a resumed run continues exactly.
+ImageShift augment_shift(std::uint64_t seed, std::size_t epoch, std::size_t index);
+/// "none" / "shift".
+const char* augment_name(Augment augment);
+/// The Augment named so; UsageError listing the names otherwise.
+Augment parse_augment(const std::string& name);
+
 /// How a DataLoader batches (torch.utils.data.DataLoader's batch_size, shuffle, drop_last, plus a seed).
 struct LoaderOptions {
   std::size_t batch_size = 128;  ///< samples per batch, at least 1 (the last batch may be smaller)
   bool shuffle = false;          ///< visit the samples in a new random order each epoch
   std::uint64_t seed = 0;  ///< with shuffle: epoch e's order is a function of (seed, e) alone
   bool drop_last = false;  ///< drop the last batch when it is smaller than batch_size
+  Augment augment = Augment::none;  ///< applied to every sample of every batch (augment_shift(seed, epoch, index))
 };
 
 /// One batch, in the loader's buffers (valid until the loader's next call).
@@ -115,7 +136,9 @@ class DataLoader {
   std::size_t dim_ = 0;
   std::vector<std::size_t> order_;
   std::size_t cursor_ = 0;
+  std::size_t epoch_ = 0;      // the current epoch (augmentation draws depend on it)
   std::vector<float> x_;
+  std::vector<float> scratch_;  // [dim] one unshifted image, with augmentation
   std::vector<std::int32_t> y_;
 };
 

@@ -36,6 +36,7 @@
 #include "mnist/layers.hpp"
 #include "mnist/loss.hpp"
 #include "mnist/optim.hpp"
+#include "mnist/schedule.hpp"
 #include "mnist/dist.hpp"
 #include "mnist/train.hpp"
 #include "mnist/safetensors.hpp"

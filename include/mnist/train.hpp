@@ -10,6 +10,7 @@
 #include "mnist/loader.hpp"
 #include "mnist/nn.hpp"
 #include "mnist/optim.hpp"
+#include "mnist/schedule.hpp"
 
 namespace mnist {
 
@@ -69,6 +70,10 @@ struct FitOptions {
   std::function<void(EpochEvent&)> on_epoch;  ///< called after each epoch's validation, when set
   /// Polled once per batch (e.g. set by a SIGINT handler): when true, training stops after the current batch.
   const std::atomic<bool>* stop_flag = nullptr;
+  /// When set, the optimizer's lr is set to schedule->lr(epoch, epoch * batches per epoch + batch) before every
+  /// batch (see schedule.hpp): a pure function of the position, so that a run resumed at first_epoch continues
+  /// exactly. Not owned; must outlive the call. nullptr: the optimizer's lr is left alone.
+  const LrSchedule* schedule = nullptr;
   /// Threads for the run (calls set_num_threads; see nn.hpp): results are bit-identical for any count.
   /// 0 keeps the current setting.
   int threads = 0;

@@ -29,6 +29,22 @@ std::uint64_t mix(std::uint64_t seed, std::uint64_t epoch) {
 }
 }  // namespace
 
+ImageShift augment_shift(std::uint64_t seed, std::size_t epoch, std::size_t index) {
+  // A stream of its own (the salt), apart from the shuffle's mix(seed, epoch).
+  const std::uint64_t h = mix(mix(seed ^ 0x5348494654ULL, epoch), index);
+  // 25 equally likely (dx, dy) pairs; the bias of 2^64 mod 25 over 2^64 draws is below 1e-18.
+  const int k = static_cast<int>(h % 25);
+  return ImageShift{k % 5 - 2, k / 5 - 2};
+}
+
+const char* augment_name(Augment augment) { return augment == Augment::shift ? "shift" : "none"; }
+
+Augment parse_augment(const std::string& name) {
+  if (name == "none") return Augment::none;
+  if (name == "shift") return Augment::shift;
+  throw UsageError("unknown augmentation '" + name.substr(0, 40) + "'; give none or shift");
+}
+
 std::vector<std::size_t> random_permutation(std::size_t n, std::uint64_t seed) {
   std::vector<std::size_t> p(n);
   std::iota(p.begin(), p.end(), std::size_t{0});
@@ -110,6 +126,7 @@ DataLoader::DataLoader(Subset data, LoaderOptions options) : data_(std::move(dat
   dim_ = data_.dataset->image_size();
   x_.resize(options_.batch_size * dim_);
   y_.resize(options_.batch_size);
+  if (options_.augment != Augment::none) scratch_.resize(dim_);
   start_epoch(0);
 }
 
@@ -130,6 +147,7 @@ void DataLoader::start_epoch(std::size_t epoch) {
     for (std::size_t i = 0; i < perm.size(); ++i) order_[i] = data_.indices[perm[i]];
   }
   cursor_ = 0;
+  epoch_ = epoch;
 }
 
 bool DataLoader::next(Batch& batch) {
@@ -138,6 +156,15 @@ bool DataLoader::next(Batch& batch) {
   if (B == 0 || (options_.drop_last && B < options_.batch_size)) return false;
   const std::span<const std::size_t> idx(order_.data() + cursor_, B);
   kernels::gather_batch(x_, y_, data_.dataset->images(), data_.dataset->labels(), idx, B, dim_);
+  if (options_.augment == Augment::shift) {
+    const std::size_t rows = data_.dataset->rows(), cols = data_.dataset->cols();
+    for (std::size_t n = 0; n < B; ++n) {
+      const std::span<float> image(x_.data() + n * dim_, dim_);
+      std::copy(image.begin(), image.end(), scratch_.begin());
+      const ImageShift s = augment_shift(options_.seed, epoch_, idx[n]);
+      kernels::shift_image(image, scratch_, rows, cols, s.dx, s.dy);
+    }
+  }
   batch.x = std::span<const float>(x_.data(), B * dim_);
   batch.y = std::span<const std::int32_t>(y_.data(), B);
   batch.indices = idx;

@@ -37,3 +37,20 @@ void gather_batch(std::span<float> out_x, std::span<std::int32_t> out_y, std::sp
 }
 
 }  // namespace mnist::kernels
+
+namespace mnist::kernels {
+
+void shift_image(std::span<float> out, std::span<const float> in, std::size_t rows, std::size_t cols, int dx, int dy) {
+  // out: [rows, cols]; in: [rows, cols]
+  const long R = static_cast<long>(rows), C = static_cast<long>(cols);
+  for (long r = 0; r < R; ++r) {
+    const long sr = r - dy;
+    for (long c = 0; c < C; ++c) {
+      const long sc = c - dx;
+      out[static_cast<std::size_t>(r * C + c)] =
+          sr >= 0 && sr < R && sc >= 0 && sc < C ? in[static_cast<std::size_t>(sr * C + sc)] : 0.0f;
+    }
+  }
+}
+
+}  // namespace mnist::kernels

@@ -12,4 +12,8 @@ void gather_batch(std::span<float> out_x, std::span<std::int32_t> out_y, std::sp
                   std::span<const std::uint8_t> labels_u8, std::span<const std::size_t> indices, std::size_t B,
                   std::size_t D);
 
+/// Translation with zero fill: out[r, c] = in[r - dy, c - dx] where that lies inside the image, else 0.
+/// out and in are [rows, cols] and must not overlap.
+void shift_image(std::span<float> out, std::span<const float> in, std::size_t rows, std::size_t cols, int dx, int dy);
+
 }  // namespace mnist::kernels

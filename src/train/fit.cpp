@@ -144,6 +144,7 @@ History fit(Model& model, DataLoader& train, DataLoader& val, Optimizer& optimiz
     std::size_t batches = 0;
     Batch b;
     while (train.next(b)) {
+      if (options.schedule) optimizer.set_lr(options.schedule->lr(epoch, epoch * train.num_batches() + batches));
       double loss = 0.0;
       bool stop_anywhere = false;
       if (parallel) {

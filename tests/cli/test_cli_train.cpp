@@ -687,4 +687,66 @@ TEST(CliPlotActivation, WritesReluFigure) {
   EXPECT_EQ(hidden_files(dir.path()), std::vector<std::string>{});
 }
 
+
+// Schedules and augmentation: an interrupted run resumed ends bit-identical to the uninterrupted one (the lr is a
+// function of the epoch and step, the shifts of (seed, epoch, index)); both are recorded; bad flags are usage errors.
+TEST(CliSchedule, ScheduledAugmentedRunsResumeBitIdentically) {
+  TempDir tmp;
+  write_noise_data(tmp / "data");
+  for (const std::string schedule : {"step --lr-step-size 1 --lr-gamma 0.5", "cosine", "onecycle"}) {
+    const std::string flags = "train --data-dir data --model hidden --epochs 3 --lr 0.05 --momentum 0.5 --seed 5 "
+                              "--augment shift --lr-schedule " + schedule;
+    const std::string name = schedule.substr(0, schedule.find(' '));
+    CliRun whole = run_cli(flags + " --out " + name + "-whole", 60, tmp.path().string());
+    ASSERT_EQ(whole.code, 0) << whole.err;
+    CliRun stopped = run_cli(flags + " --stop-after-batches 4 --out " + name + "-part", 60, tmp.path().string());
+    ASSERT_EQ(stopped.code, 130) << stopped.err;
+    CliRun resumed = run_cli("train --resume " + name + "-part --threads 2", 60, tmp.path().string());
+    ASSERT_EQ(resumed.code, 0) << resumed.err;
+    EXPECT_EQ(tensor_bytes(tmp / (name + "-part") / "model.safetensors"),
+              tensor_bytes(tmp / (name + "-whole") / "model.safetensors")) << name;
+    const json h = json_of(tmp / (name + "-whole") / "history.json");
+    EXPECT_EQ(h["settings"]["lr_schedule"], name);
+    EXPECT_EQ(h["settings"]["augment"], "shift");
+    const auto meta = load_checkpoint(tmp / (name + "-whole") / "model.safetensors").metadata;
+    EXPECT_EQ(meta.at("lr_schedule"), name);
+    EXPECT_EQ(meta.at("augment"), "shift");
+    if (name == "step") EXPECT_EQ(meta.at("lr_step_size"), "1");
+    if (name == "cosine") EXPECT_EQ(meta.at("lr_t_max"), "3");
+    if (name == "onecycle") EXPECT_EQ(meta.at("lr_total_steps"), "9");  // 3 epochs of 3 batches
+  }
+  // Without augmentation the run differs (the shifts are applied).
+  CliRun plain = run_cli("train --data-dir data --model hidden --epochs 3 --lr 0.05 --momentum 0.5 --seed 5 "
+                         "--lr-schedule cosine --out plain", 60, tmp.path().string());
+  ASSERT_EQ(plain.code, 0) << plain.err;
+  EXPECT_NE(tensor_bytes(tmp / "plain" / "model.safetensors"), tensor_bytes(tmp / "cosine-whole" / "model.safetensors"));
+  // --resume refuses another schedule or augmentation, and onecycle cannot be extended.
+  for (const auto& [flags, saved] : std::vector<std::pair<std::string, std::string>>{
+           {"--lr-schedule step", "lr-schedule cosine"}, {"--augment none", "augment shift"}}) {
+    CliRun run = run_cli("train --resume cosine-whole " + flags, 60, tmp.path().string());
+    EXPECT_EQ(run.code, 2) << flags << ": " << run.err;
+    EXPECT_EQ(line_count(run.err), 1u) << run.err;
+    EXPECT_NE(run.err.find(saved), std::string::npos) << run.err;
+  }
+  CliRun longer = run_cli("train --resume onecycle-whole --epochs 4", 60, tmp.path().string());
+  EXPECT_EQ(longer.code, 2) << longer.err;
+  EXPECT_EQ(line_count(longer.err), 1u) << longer.err;
+  EXPECT_NE(longer.err.find("onecycle"), std::string::npos) << longer.err;
+}
+
+TEST(CliSchedule, BadScheduleFlagsAreOneLineUsageErrors) {
+  TempDir tmp;
+  write_noise_data(tmp / "data");
+  for (const std::string flags : {"--lr-schedule linear", "--lr-schedule step --lr-gamma -0.1",
+                                  "--lr-schedule step --lr-step-size 0", "--lr-gamma 0.5", "--augment flip",
+                                  "--lr-schedule step --lr-gamma nan"}) {
+    CliRun run = run_cli("train --data-dir data " + flags + " --out run", 30, tmp.path().string());
+    EXPECT_EQ(run.code, 2) << flags << ": " << run.err;
+    const std::string last = flags.substr(flags.rfind("--"));
+    EXPECT_NE(run.err.find(last.substr(0, last.find(' '))), std::string::npos) << "names the flag: " << run.err;
+    EXPECT_EQ(line_count(run.err), 1u) << flags << ": " << run.err;
+    EXPECT_FALSE(fs::exists(tmp / "run")) << flags;
+  }
+}
+
 }  // namespace

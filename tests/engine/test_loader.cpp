@@ -6,6 +6,7 @@
 
 #include "mnist/error.hpp"
 #include "mnist/loader.hpp"
+#include "mnist/nn.hpp"
 #include "synthetic.hpp"
 
 using namespace mnist;
@@ -121,4 +122,75 @@ TEST(DataLoader, BatchesHoldPixelsOver255AndLabels) {
     EXPECT_EQ(b.x[16 + p], static_cast<float>(ds.images()[2 * 16 + p]) / 255.0f);
   }
   EXPECT_FALSE(loader.next(b));
+}
+
+namespace {
+// The first epoch's batches of a loader, all their floats in order.
+std::vector<float> epoch_pixels(DataLoader& loader, std::size_t epoch) {
+  std::vector<float> out;
+  loader.start_epoch(epoch);
+  Batch b;
+  while (loader.next(b)) out.insert(out.end(), b.x.begin(), b.x.end());
+  return out;
+}
+}  // namespace
+
+TEST(Augment, ShiftedImagesAreExactShiftsWithZeroFill) {
+  const Dataset ds = synthetic_dataset(300, 6, 5);
+  DataLoader plain(Subset(ds), {.batch_size = 32, .shuffle = true, .seed = 4});
+  DataLoader shifted(Subset(ds), {.batch_size = 32, .shuffle = true, .seed = 4, .augment = Augment::shift});
+  std::set<std::pair<int, int>> seen;
+  std::size_t moved = 0;
+  for (std::size_t epoch : {0u, 3u}) {
+    plain.start_epoch(epoch);
+    shifted.start_epoch(epoch);
+    Batch p, s;
+    while (plain.next(p)) {
+      ASSERT_TRUE(shifted.next(s));
+      ASSERT_EQ(std::vector<std::size_t>(p.indices.begin(), p.indices.end()),
+                std::vector<std::size_t>(s.indices.begin(), s.indices.end()));
+      for (std::size_t n = 0; n < p.size; ++n) {
+        const ImageShift sh = augment_shift(4, epoch, p.indices[n]);
+        ASSERT_GE(sh.dx, -2);
+        ASSERT_LE(sh.dx, 2);
+        ASSERT_GE(sh.dy, -2);
+        ASSERT_LE(sh.dy, 2);
+        seen.insert({sh.dx, sh.dy});
+        moved += sh.dx != 0 || sh.dy != 0;
+        for (int r = 0; r < 6; ++r)
+          for (int c = 0; c < 5; ++c) {
+            const int sr = r - sh.dy, sc = c - sh.dx;
+            const float want = sr >= 0 && sr < 6 && sc >= 0 && sc < 5 ? p.x[n * 30 + sr * 5 + sc] : 0.0f;
+            ASSERT_EQ(s.x[n * 30 + r * 5 + c], want) << "sample " << p.indices[n] << " at " << r << "," << c;
+          }
+      }
+    }
+    EXPECT_FALSE(shifted.next(s));
+  }
+  EXPECT_EQ(seen.size(), 25u) << "every (dx, dy) in -2..2 x -2..2 occurs";
+  EXPECT_GT(moved, 500u);  // 24 of 25 draws move the image
+  // A new draw each epoch, and the labels untouched.
+  EXPECT_NE(epoch_pixels(shifted, 0), epoch_pixels(shifted, 1));
+}
+
+TEST(Augment, SameBatchesForAnyThreadCountAndValidationUntouched) {
+  const Dataset ds = synthetic_dataset(500, 28, 28);
+  DataLoader a(Subset(ds), {.batch_size = 64, .shuffle = true, .seed = 9, .augment = Augment::shift});
+  set_num_threads(1);
+  const std::vector<float> one = epoch_pixels(a, 2);
+  set_num_threads(2);
+  const std::vector<float> two = epoch_pixels(a, 2);
+  EXPECT_EQ(one, two);
+  // A new loader, another batch size: each sample's shift is its own.
+  DataLoader b(Subset(ds), {.batch_size = 7, .shuffle = true, .seed = 9, .augment = Augment::shift});
+  EXPECT_EQ(epoch_pixels(b, 2), one);
+  // The default loader (validation, test) leaves images as they are.
+  DataLoader val(Subset(ds), {.batch_size = 64});
+  DataLoader val2(Subset(ds), {.batch_size = 64});
+  EXPECT_EQ(epoch_pixels(val, 0), epoch_pixels(val2, 5));
+  Batch v;
+  val.start_epoch(0);
+  ASSERT_TRUE(val.next(v));
+  for (std::size_t p = 0; p < 784; ++p) ASSERT_EQ(v.x[p], static_cast<float>(ds.images()[p]) / 255.0f);
+  EXPECT_THROW(parse_augment("flip"), UsageError);
 }

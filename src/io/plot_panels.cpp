@@ -46,8 +46,10 @@ void draw_float_image(plstream& pls, const FloatImage& im, double lo, double hi,
   const auto w = static_cast<double>(im.cols), h = static_cast<double>(im.rows);
   pls.vpas(x0, x1, y0, y1, h / w);
   pls.wind(-0.5, w - 0.5, -0.5, h - 0.5);
-  pls.image(columns.data(), static_cast<PLINT>(nx), static_cast<PLINT>(ny), -0.5, w - 0.5, -0.5, h - 0.5, lo, hi,
-            -0.5, w - 0.5, -0.5, h - 0.5);
+  // imagefr, not image: image scales the colours to each image's own data range, which would undo the panel's
+  // shared diverging scale (and turn a constant map grey); imagefr maps [lo, hi] onto the colour map.
+  pls.imagefr(columns.data(), static_cast<PLINT>(nx), static_cast<PLINT>(ny), -0.5, w - 0.5, -0.5, h - 0.5, lo, hi,
+              lo, hi, nullptr, nullptr);
   pls.col0(io::kBlack);
   pls.box("bc", 0, 0, "bc", 0, 0);
   if (!im.title.empty()) {

@@ -128,7 +128,7 @@ void register_compare(CLI::App& app) {
   auto o = std::make_shared<CompareOptions>();
   CLI::App* command = app.add_subcommand(
       "compare", "Train several models on the same split; overlay their charts and tabulate the results");
-  command->add_option("--models", o->models, "Comma-separated presets or MLP specs")
+  command->add_option("--models", o->models, "Comma-separated presets or specs, MLP or conv (e.g. logistic,hidden-relu,lenet5,cnn); all checked before any training")
       ->delimiter(',')
       ->type_name("LIST")
       ->capture_default_str();

@@ -18,5 +18,6 @@ void register_version(CLI::App& app);  // version and --version
 std::string version_text();
 void register_serve(CLI::App& app);
 void register_export(CLI::App& app);
+void register_show_filters(CLI::App& app);
 
 }  // namespace mnist::cli

@@ -74,6 +74,7 @@ int main(int argc, char** argv) {
   mnist::cli::register_version(app);
   mnist::cli::register_serve(app);
   mnist::cli::register_export(app);
+  mnist::cli::register_show_filters(app);
   try {
     app.parse(argc, argv);
     return 0;

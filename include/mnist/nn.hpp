@@ -168,6 +168,12 @@ class Model {
   /// Accumulates (+=) the gradient of the loss into gradients(), given dlogits[N, classes] for the last forward.
   void backward(std::span<const float> dlogits);
 
+  /// The outputs of the first `count` layers for x[N, input_size], in eval mode (the mode is restored after): one
+  /// Tensor [N, out_shape...] per layer, to look at what a conv net's first layers compute (feature maps). The
+  /// layers must be conv-side ones (no Linear among them: Linear runs compute as one fused block); throws Error
+  /// otherwise, or when count exceeds the number of layers.
+  std::vector<Tensor> layer_outputs(std::span<const float> x, std::size_t N, std::size_t count);
+
   /// Softmax probabilities [N, classes] (rows sum to 1), computed in chunks, in eval mode.
   Tensor predict_proba(std::span<const float> x, std::size_t N);
   /// Most probable class of each row (the argmax of the logits), in eval mode.

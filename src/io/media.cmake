@@ -7,4 +7,6 @@ target_sources(mnist PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/plot_figure.cpp
   ${CMAKE_CURRENT_LIST_DIR}/plot_lines.cpp
   ${CMAKE_CURRENT_LIST_DIR}/plot_image.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/plot_heatmap.cpp)
+  ${CMAKE_CURRENT_LIST_DIR}/plot_heatmap.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/plot_panels.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/plot_filters.cpp)

@@ -196,6 +196,31 @@ struct EvalScope {
 };
 }  // namespace
 
+std::vector<Tensor> Model::layer_outputs(std::span<const float> x, std::size_t N, std::size_t count) {
+  if (count > layers_.size())
+    throw Error("Model::layer_outputs: " + std::to_string(count) + " layers asked, the model has " +
+                std::to_string(layers_.size()));
+  for (std::size_t i = 0; i < count; ++i)
+    if (layers_[i].kind == LayerSpec::Kind::Linear)  // its run is one block: no per-layer output to show
+      throw Error("Model::layer_outputs: layer " + layers_[i].name + " is a Linear layer");
+  if (x.size() < N * input_size())
+    throw Error("model input has " + std::to_string(x.size()) + " values, expected " +
+                std::to_string(N * input_size()));
+  // Before the first Linear every layer is a block of its own, so block i is layer i.
+  EvalScope eval(*this);
+  const nn::ForwardContext ctx{false, seed_, forward_steps_};
+  std::vector<Tensor> out;
+  std::span<const float> h = x.first(N * input_size());
+  for (std::size_t i = 0; i < count; ++i) {
+    h = blocks_[i]->forward(h, N, ctx);
+    Shape shape{N};
+    shape.insert(shape.end(), layers_[i].out_shape.begin(), layers_[i].out_shape.end());
+    out.emplace_back(shape, std::vector<float>(h.begin(), h.end()));
+  }
+  batch_ = 0;  // the blocks' saved inputs are not a whole forward's: no backward may follow
+  return out;
+}
+
 Tensor Model::predict_proba(std::span<const float> x, std::size_t N) {
   EvalScope eval(*this);
   const std::size_t C = num_classes(), D = input_size(), chunk = inference_chunk();

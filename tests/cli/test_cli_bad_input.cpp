@@ -237,6 +237,29 @@ const std::vector<Case>& cases() {
       {"train --resume {OUT} --overwrite", 2, "--overwrite"},
       {"compare --data-dir {DATA} --epochs 1 --models logistic,784-5 --out {OUT}/cmp", 2, "'784-5' has 5 outputs"},
       {"compare --data-dir {DATA32} --models 1024-10,logistic --batch-size 4", 2, "'logistic' takes 784 inputs"},
+      // conv nets: bad specs are usage errors naming the layer; a conv checkpoint whose tensors disagree with its
+      // spec is refused naming the tensor; show-filters needs a Conv2d layer, a valid index and a writable -o.
+      {"train --data-dir {DATA} --model conv32k30 --out {OUT}/conv-big", 2, "kernel 30 is larger than its input"},
+      {"train --data-dir {DATA} --model 784-conv8k3 --out {OUT}/conv-flat", 2, "layer 1 ('conv8k3')"},
+      {"train --data-dir {DATA} --model 1x28x28-conv8k3-10 --out {OUT}/conv-lin", 2, "layer 2 ('10')"},
+      {"train --data-dir {DATA} --model 1x28x28-dropout1.5-flatten-10 --out {OUT}/conv-drop", 2, "'dropout1.5'"},
+      {"train --data-dir {DATA} --model 1x28x28-conv0k3-flatten-10 --out {OUT}/conv-zero", 2, "'conv0k3'"},
+      {"train --data-dir {DATA} --model 1x28x28-conv4k0-flatten-10 --out {OUT}/conv-k0", 2, "'conv4k0'"},
+      {"train --data-dir {DATA} --model 1x28x28-maxpool0-flatten-10 --out {OUT}/pool0", 2, "'maxpool0'"},
+      {"train --data-dir {DATA} --model 1x0x28-flatten-10 --out {OUT}/in0", 2, "'1x0x28'"},
+      {"compare --data-dir {DATA} --models logistic,1x28x28-conv4k3-10 --out {OUT}/cmp-conv", 2, "'1x28x28-conv4k3-10'"},
+      {"evaluate {CK_CONV_SHAPE} --data-dir {DATA}", 1, "conv1.weight"},
+      {"evaluate {CK_CONV_NO_VAR} --data-dir {DATA}", 1, "bn1.running_var"},
+      {"evaluate {CK_CONV_F32_COUNT} --data-dir {DATA}", 1, "bn1.num_batches_tracked"},
+      {"predict {CK_CONV_SHAPE} {DIGIT}", 1, "conv1.weight"},
+      {"show-filters {CK} -o {OUT}/f.png --data-dir {DATA}", 2, "has no Conv2d layer"},
+      {"show-filters {CK_CONV} -o {OUT}/f.png --data-dir {DATA} --index 100", 2, "--index 100"},
+      {"show-filters {CK_CONV} -o {OUT}/f.png --data-dir {DATA} --index -1", 2, "--index"},
+      {"show-filters {CK_CONV} -o {MISSING}/f.png --data-dir {DATA}", 1, "{MISSING}"},
+      {"show-filters {CK_CONV} -o {DIR} --data-dir {DATA}", 1, "{DIR}"},
+      {"show-filters {CK_CONV} -o /proc/f.png --data-dir {DATA}", 1, "/proc/f.png"},
+      {"show-filters {CK_CONV} --data-dir {DATA}", 2, "--output"},
+      {"show-filters {CK_CONV_SHAPE} -o {OUT}/f.png --data-dir {DATA}", 1, "conv1.weight"},
   };
   return table;
 }
@@ -332,6 +355,43 @@ class Files {
           {"model", spec}, {"dataset", "mnist"},     {"epochs", "2"},        {"lr", "0.1"},  {"batch_size", "16"},
           {"optimizer", "sgd"}, {"momentum", "0"}, {"weight_decay", "0"}, {"seed", "1"}, {"val_fraction", "0.1"}};
       save_resume_state(run / "resume.safetensors", sgd, ResumeState{1, {EpochStats{}}, settings});
+    }
+
+    // A tiny conv net with BatchNorm, and copies of its state dict that disagree with its spec: conv1.weight of
+    // the wrong shape, bn1.running_var missing, num_batches_tracked stored as F32.
+    const std::string conv_spec = "1x28x28-conv4k3p1-bn-relu-maxpool2-flatten-10";
+    Model conv = make_model(conv_spec, 1);
+    save_checkpoint(set("CK_CONV", root / "conv.safetensors"), conv, {});
+    for (const std::string& flaw : {"SHAPE", "NO_VAR", "F32_COUNT"}) {
+      SafetensorsWriter w;
+      w.set_metadata("model", conv_spec);
+      std::size_t p = 0;
+      std::vector<NamedParameter> params = conv.named_parameters();
+      std::vector<NamedBuffer> buffers = conv.named_buffers();
+      std::size_t b = 0;
+      for (const StateEntry& e : conv.state_entries()) {
+        if (e.parameter) {
+          const NamedParameter& np = params[p++];
+          if (flaw == "SHAPE" && np.name == "conv1.weight")
+            w.add(np.name, {4, 1, 9}, std::span<const float>(np.value));
+          else
+            w.add(np.name, np.shape, std::span<const float>(np.value));
+          continue;
+        }
+        const NamedBuffer& nb = buffers[b++];
+        if (flaw == "NO_VAR" && nb.name == "bn1.running_var") continue;
+        if (!nb.count.empty()) {
+          if (flaw == "F32_COUNT") {
+            const float one = 1.0f;
+            w.add(nb.name, nb.shape, std::span<const float>(&one, 1));
+          } else {
+            w.add(nb.name, nb.shape, std::span<const std::int64_t>(nb.count));
+          }
+        } else {
+          w.add(nb.name, nb.shape, std::span<const float>(nb.value));
+        }
+      }
+      w.save(set("CK_CONV_" + flaw, root / ("conv-" + flaw + ".safetensors")));
     }
 
     // Images: a digit-like blob, 1x1, blank, 30x30, a header of 20000x20000, a truncated PNG, a fake JPEG.

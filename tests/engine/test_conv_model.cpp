@@ -1,0 +1,180 @@
+// Whole conv models through Model::forward/backward: finite-difference gradients of every parameter (conv with
+// stride and padding on odd sizes, max and average pooling, BatchNorm in train mode, Dropout with its mask held
+// fixed), bit-identical training on 1 and 2 threads (cnn-bn, cnn-dropout), BatchNorm's eval mode using the running
+// statistics, and Sequential(Conv2d(...), ...) equal to make_model of the same spec.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+
+#include "mnist/error.hpp"
+#include "mnist/layers.hpp"
+#include "mnist/nn.hpp"
+#include "mnist/optim.hpp"
+
+using namespace mnist;
+
+namespace {
+
+std::vector<float> random_values(std::size_t n, std::uint64_t seed, float lo = -1.0f, float hi = 1.0f) {
+  std::mt19937_64 gen(seed);
+  std::uniform_real_distribution<float> u(lo, hi);
+  std::vector<float> v(n);
+  for (float& x : v) x = u(gen);
+  return v;
+}
+
+// sum(logits * r) in double, with Dropout's step reset so that every forward draws the same masks.
+double loss_of(Model& model, const std::vector<float>& x, std::size_t N, const std::vector<float>& r) {
+  model.set_dropout_state(model.dropout_seed(), 5);
+  std::span<const float> logits = model.forward(x, N);
+  double sum = 0;
+  for (std::size_t i = 0; i < logits.size(); ++i) sum += static_cast<double>(logits[i]) * r[i];
+  return sum;
+}
+
+// Central differences of every parameter against backward's gradient. A step can cross a ReLU kink or change a
+// max-pool winner; those few parameters may disagree, a wrong gradient makes most of them disagree.
+void check_gradients(const std::string& spec, std::size_t N) {
+  SCOPED_TRACE(spec);
+  Model model = make_model(spec, 11);
+  model.train();
+  const std::vector<float> x = random_values(N * model.input_size(), 21);
+  const std::vector<float> r = random_values(N * model.num_classes(), 31);
+  model.zero_grad();
+  loss_of(model, x, N, r);
+  model.backward(r);
+  const std::vector<float> grad(model.gradients().begin(), model.gradients().end());
+  std::span<float> params = model.parameters();
+  const float eps = 1e-3f;  // 1e-2 crosses ReLU kinks and max-pool winners behind BatchNorm too often
+  std::size_t bad = 0;
+  double worst = 0;
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    const float keep = params[i];
+    params[i] = keep + eps;
+    const double up = loss_of(model, x, N, r);
+    params[i] = keep - eps;
+    const double down = loss_of(model, x, N, r);
+    params[i] = keep;
+    const double numeric = (up - down) / (2.0 * eps);
+    const double err = std::fabs(numeric - grad[i]) / std::max(1.0, std::fabs(numeric));
+    worst = std::max(worst, err);
+    if (err > 2e-2) ++bad;
+  }
+  EXPECT_LE(bad, params.size() / 50) << bad << " of " << params.size() << " gradients disagree (worst " << worst << ")";
+}
+
+TEST(ConvModelGradients, StridePaddingOddSizesMaxPool) {
+  check_gradients("1x9x7-conv3k3s2p1-relu-maxpool2-flatten-5", 3);
+}
+TEST(ConvModelGradients, TwoConvsAvgPool) { check_gradients("2x9x7-conv3k2p1-relu-conv4k3s2-avgpool2-flatten-4", 2); }
+TEST(ConvModelGradients, BatchNormTrainModeAndDropout) {
+  check_gradients("1x7x9-conv3k3p1-bn-relu-maxpool2s1-dropout0.3-flatten-6-relu-4", 4);
+}
+
+// A few SGD steps with momentum; the parameters and buffers as raw bytes.
+std::vector<std::uint8_t> train_steps(const std::string& spec, int threads) {
+  set_num_threads(threads);
+  Model model = make_model(spec, 7);
+  SGD sgd(model, SgdOptions{.lr = 0.05, .momentum = 0.9});
+  const std::size_t N = 6;
+  for (int step = 0; step < 2; ++step) {
+    const std::vector<float> x = random_values(N * model.input_size(), 100 + step, 0.0f, 1.0f);
+    const std::vector<float> r = random_values(N * model.num_classes(), 200 + step);
+    model.zero_grad();
+    model.forward(x, N);
+    model.backward(r);
+    sgd.step();
+  }
+  set_num_threads(1);
+  std::vector<std::uint8_t> bytes(model.parameters().size_bytes() + model.buffers().size_bytes());
+  std::memcpy(bytes.data(), model.parameters().data(), model.parameters().size_bytes());
+  std::memcpy(bytes.data() + model.parameters().size_bytes(), model.buffers().data(), model.buffers().size_bytes());
+  for (const NamedBuffer& b : model.named_buffers())
+    if (!b.count.empty()) EXPECT_EQ(b.count[0], 2) << b.name;
+  return bytes;
+}
+
+TEST(ConvModelThreads, CnnBnAndCnnDropoutBitIdenticalOnOneAndTwoThreads) {
+  for (const std::string spec : {"cnn-bn", "cnn-dropout"}) {
+    SCOPED_TRACE(spec);
+    EXPECT_TRUE(train_steps(spec, 1) == train_steps(spec, 2));
+  }
+}
+
+// Eval mode normalises with the running statistics: set them to the batch's own mean and (biased) variance and eval
+// gives what train mode gives; with the initial ones (0 and 1) it does not, and one sample's logits then no
+// longer depend on the rest of the batch.
+TEST(ConvModelBatchNorm, EvalUsesRunningStatistics) {
+  Model model = make_model("2x5x5-bn-flatten-3", 4);
+  const std::size_t N = 4, HW = 25;
+  const std::vector<float> x = random_values(N * model.input_size(), 9, 0.5f, 2.5f);
+  model.train();
+  const std::vector<float> train_out = [&] {
+    std::span<const float> o = model.forward(x, N);
+    return std::vector<float>(o.begin(), o.end());
+  }();
+  model.eval();
+  const std::vector<float> eval_initial = [&] {
+    std::span<const float> o = model.forward(x, N);
+    return std::vector<float>(o.begin(), o.end());
+  }();
+  std::vector<float> first_alone(model.forward(std::span(x).first(model.input_size()), 1).begin(),
+                                 model.forward(std::span(x).first(model.input_size()), 1).end());
+  for (std::size_t k = 0; k < 3; ++k) EXPECT_EQ(first_alone[k], eval_initial[k]);
+  double differ = 0;
+  for (std::size_t i = 0; i < train_out.size(); ++i) differ += std::fabs(train_out[i] - eval_initial[i]);
+  EXPECT_GT(differ, 1e-2);
+
+  std::vector<NamedBuffer> buffers = model.named_buffers();
+  for (std::size_t c = 0; c < 2; ++c) {
+    double sum = 0, sq = 0;
+    for (std::size_t n = 0; n < N; ++n)
+      for (std::size_t i = 0; i < HW; ++i) sum += x[(n * 2 + c) * HW + i];
+    const double mean = sum / (N * HW);
+    for (std::size_t n = 0; n < N; ++n)
+      for (std::size_t i = 0; i < HW; ++i) sq += std::pow(x[(n * 2 + c) * HW + i] - mean, 2);
+    buffers[0].value[c] = static_cast<float>(mean);             // bn1.running_mean
+    buffers[1].value[c] = static_cast<float>(sq / (N * HW));    // bn1.running_var (biased: what train normalises by)
+  }
+  std::span<const float> eval_set = model.forward(x, N);
+  for (std::size_t i = 0; i < train_out.size(); ++i) EXPECT_NEAR(eval_set[i], train_out[i], 1e-4) << i;
+}
+
+TEST(ConvModelSequential, EqualsMakeModelParameterForParameter) {
+  const std::string spec =
+      "1x28x28-conv8k3p1-bn-relu-maxpool2-conv16k3s2p1-relu-avgpool2-dropout0.25-flatten-32-relu-10";
+  Model a = make_model(spec, 5);
+  Model b = Sequential(Shape{1, 28, 28},
+                       {Conv2d(1, 8, 3, 1, 1), BatchNorm2d(8), ReLU(), MaxPool2d(2), Conv2d(8, 16, 3, 2, 1), ReLU(),
+                        AvgPool2d(2), Dropout(0.25f), Flatten(), Linear(16 * 3 * 3, 32), ReLU(), Linear(32, 10)},
+                       5);
+  EXPECT_EQ(b.spec(), spec);
+  const std::vector<StateEntry> ea = a.state_entries(), eb = b.state_entries();
+  ASSERT_EQ(ea.size(), eb.size());
+  for (std::size_t i = 0; i < ea.size(); ++i) {
+    EXPECT_EQ(ea[i].name, eb[i].name);
+    EXPECT_EQ(ea[i].shape, eb[i].shape) << ea[i].name;
+  }
+  ASSERT_EQ(a.parameters().size(), b.parameters().size());
+  EXPECT_EQ(std::memcmp(a.parameters().data(), b.parameters().data(), a.parameters().size_bytes()), 0);
+  ASSERT_EQ(a.buffers().size(), b.buffers().size());
+  EXPECT_EQ(std::memcmp(a.buffers().data(), b.buffers().data(), a.buffers().size_bytes()), 0);
+}
+
+// layer_outputs (what show-filters draws): the first layers' outputs in eval mode, the mode restored after.
+TEST(ConvModelLayerOutputs, FirstLayersInEvalMode) {
+  Model model = make_model("1x6x6-conv2k3p1-bn-relu-flatten-3", 2);
+  const std::vector<float> x = random_values(2 * 36, 3);
+  model.train();
+  const std::vector<Tensor> out = model.layer_outputs(x, 2, 3);
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[0].shape(), (Shape{2, 2, 6, 6}));
+  EXPECT_TRUE(model.training());
+  for (std::size_t i = 0; i < out[2].numel(); ++i) EXPECT_EQ(out[2].data()[i], std::max(out[1].data()[i], 0.0f));
+  EXPECT_THROW(model.layer_outputs(x, 2, 5), Error);
+  EXPECT_THROW(model.backward(std::vector<float>(6, 1.0f)), Error);  // no whole forward to go back through
+}
+
+}  // namespace

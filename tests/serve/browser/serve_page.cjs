@@ -54,12 +54,21 @@ async function stroke(page, points) {
 async function settledPrediction(page) {
   await page.waitForTimeout(300);
   await page.waitForFunction(() => document.querySelector('#prediction').dataset.label !== '', null, { timeout: 15000 });
-  await page.waitForTimeout(500);  // the last stroke's request
-  return page.evaluate(() => {
+  // Requests sent while drawing may answer after a later one was sent: read until two reads 400 ms apart agree, so
+  // the page shows the answer for the finished drawing.
+  const read = () => page.evaluate(() => {
     const el = document.querySelector('#prediction');
     const probabilities = [...document.querySelectorAll('#probabilities li')].map((li) => Number(li.dataset.probability));
     return { label: el.dataset.label, text: el.textContent, probabilities };
   });
+  let last = await read();
+  for (let i = 0; i < 20; ++i) {
+    await page.waitForTimeout(400);
+    const now = await read();
+    if (JSON.stringify(now) === JSON.stringify(last)) return now;
+    last = now;
+  }
+  return last;
 }
 
 async function drawAndPredict(page, name, points, want) {
@@ -73,13 +82,20 @@ async function drawAndPredict(page, name, points, want) {
   const png = path.join(work, `drawn-${name}.png`);
   const data = await page.evaluate(() => document.querySelector('#draw').toDataURL('image/png'));
   fs.writeFileSync(png, Buffer.from(data.split(',')[1], 'base64'));
-  const cli_run = spawnSync(cli, ['predict', path.join(work, 'run', 'model.safetensors'), png], { encoding: 'utf8' });
-  const predicted = (cli_run.stdout.match(/Predicted: (\d+)/) || [])[1];
-  const row = cli_run.stdout.slice(cli_run.stdout.indexOf('tensor([['), cli_run.stdout.indexOf(']])'));
-  const printed = (row.match(/\d+\.\d+(e[-+]\d+)?/g) || []).map(Number);
-  const close = printed.length === 10 && printed.every((v, k) => Math.abs(v - got.probabilities[k]) <= 5e-5 + 5e-4 * v);
+  const cli_run = spawnSync(cli, ['predict', path.join(work, 'run', 'model.safetensors'), png, '--json', '-'],
+                            { encoding: 'utf8' });
+  let answer = {};
+  try {
+    answer = JSON.parse(cli_run.stdout)[0] || {};
+  } catch (e) {
+    answer = { error: String(e) };
+  }
+  const predicted = String(answer.predicted);
+  const printed = answer.probabilities || [];
+  const close = printed.length === 10 && printed.every((v, k) => Math.abs(v - got.probabilities[k]) <= 1e-6);
   check(predicted === got.label && close,
-        `mnist predict on the canvas saved as a PNG agrees with the page (class ${predicted}, probabilities ${close ? 'equal' : row})`);
+        `mnist predict --json on the canvas saved as a PNG agrees with the page (class ${predicted}, probabilities ` +
+        `${close ? 'equal' : JSON.stringify(printed) + ' vs ' + JSON.stringify(got.probabilities)})`);
   return got;
 }
 

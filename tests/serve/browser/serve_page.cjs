@@ -127,9 +127,10 @@ async function main() {
     check(await stopServer(serve.child) === 0, 'mnist serve exits 0 on SIGINT');
   }
 
-  // 2. mnist train --serve: a run long enough to watch (stopped by SIGINT once the chart has grown).
+  // 2. mnist train --serve: a run long enough to watch (stopped by SIGINT once the chart has grown; 5000 epochs so
+  // that an idle machine does not finish it first, which would make the SIGINT stop the server with exit 0).
   const train = await startServer(['train', '--dataset', 'mnist', '--data-dir', process.env.MNIST_DATA,
-                                   '--model', '784-256-relu-128-relu-10', '--batch-size', '16', '--epochs', '50',
+                                   '--model', '784-256-relu-128-relu-10', '--batch-size', '16', '--epochs', '5000',
                                    '--out', path.join(work, 'run-live'), '--overwrite', '--serve', '0']);
   try {
     await page.goto(train.url);

@@ -9,8 +9,9 @@ namespace mnist {
 
 /// A schedule and its parameters. Build one with step_lr(), cosine_lr() or one_cycle_lr() (they check the values).
 struct LrSchedule {
+  /// Which formula: constant, StepLR, CosineAnnealingLR or OneCycleLR.
   enum class Kind { none, step, cosine, onecycle };
-  Kind kind = Kind::none;
+  Kind kind = Kind::none;        ///< the formula in force
   double base_lr = 0.1;          ///< the lr at epoch 0 (none, step, cosine); max_lr for onecycle
   std::size_t step_size = 1;     ///< step: epochs between decays
   double gamma = 0.1;            ///< step: decay factor

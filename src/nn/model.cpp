@@ -20,6 +20,23 @@ float uniform(std::mt19937_64& gen, float bound) {
   return -bound + 2.0f * bound * u;
 }
 
+// How many floats of parameters and of buffers, and how many int64 counts, a list of state-dict entries holds.
+struct StateSizes {
+  std::size_t params = 0, buffers = 0, counts = 0;
+};
+StateSizes sizes_of(const std::vector<StateEntry>& entries) {
+  StateSizes n;
+  for (const StateEntry& e : entries) {
+    if (e.parameter)
+      n.params += numel(e.shape);
+    else if (e.int64)
+      ++n.counts;
+    else
+      n.buffers += numel(e.shape);
+  }
+  return n;
+}
+
 // Inputs of one output of a layer with weights: Linear's in features, Conv2d's C·K·K.
 std::size_t fan_in(const LayerSpec& l) {
   return l.kind == LayerSpec::Kind::Conv2d ? l.in_shape[0] * l.kernel * l.kernel : l.in;
@@ -48,27 +65,18 @@ Model::Model(std::vector<LayerSpec> layers, std::uint64_t seed, std::string spec
   if (layers_.empty() || layers_.back().kind != LayerSpec::Kind::Linear)
     throw UsageError("a model needs at least one layer, and a Linear layer last");
   kernels::use_single_threaded_blas();
-  std::size_t params = 0, buffers = 0, counts = 0;
-  for (const StateEntry& e : mnist::state_entries(layers_)) {
-    if (e.parameter)
-      params += numel(e.shape);
-    else if (e.int64)
-      ++counts;
-    else
-      buffers += numel(e.shape);
-  }
-  params_.assign(params, 0.0f);
-  grads_.assign(params, 0.0f);
-  buffers_.assign(buffers, 0.0f);
-  counts_.assign(counts, 0);
+  const StateSizes total = sizes_of(mnist::state_entries(layers_));
+  params_.assign(total.params, 0.0f);
+  grads_.assign(total.params, 0.0f);
+  buffers_.assign(total.buffers, 0.0f);
+  counts_.assign(total.counts, 0);
   // PyTorch's default init, layer by layer in the model's order, weight before bias.
   std::mt19937_64 gen(seed);
   std::size_t p = 0, b = 0;
   for (const LayerSpec& l : layers_) {
     if (l.kind == LayerSpec::Kind::Linear || l.kind == LayerSpec::Kind::Conv2d) {
       const float bound = 1.0f / std::sqrt(static_cast<float>(fan_in(l)));
-      const std::size_t n = (l.kind == LayerSpec::Kind::Linear ? l.out * l.in : l.out_shape[0] * fan_in(l)) +
-                            (l.kind == LayerSpec::Kind::Linear ? l.out : l.out_shape[0]);
+      const std::size_t n = sizes_of(mnist::state_entries({l})).params;  // weight, then bias
       for (std::size_t k = 0; k < n; ++k) params_[p + k] = uniform(gen, bound);
       p += n;
     } else if (l.kind == LayerSpec::Kind::BatchNorm2d) {
@@ -87,15 +95,8 @@ void Model::build_blocks() {
   std::vector<nn::LayerState> states(layers_.size());
   std::size_t p = 0, b = 0, c = 0;
   for (std::size_t i = 0; i < layers_.size(); ++i) {
-    std::size_t np = 0, nb = 0, nc = 0;
-    for (const StateEntry& e : mnist::state_entries({layers_[i]})) {
-      if (e.parameter)
-        np += numel(e.shape);
-      else if (e.int64)
-        ++nc;
-      else
-        nb += numel(e.shape);
-    }
+    const StateSizes n = sizes_of(mnist::state_entries({layers_[i]}));
+    const std::size_t np = n.params, nb = n.buffers, nc = n.counts;
     states[i] = {std::span(params_).subspan(p, np), std::span(grads_).subspan(p, np),
                  std::span(buffers_).subspan(b, nb), std::span(counts_).subspan(c, nc)};
     p += np;

@@ -19,7 +19,11 @@ TutorialRun run_tutorial(const mnist::Dataset& train_set, const std::string& mod
   mnist::DataLoader val(parts[1], {.batch_size = 128});
   TutorialRun run{
       .model = mnist::make_model(model_name, seed), .history = {}, .n_train = train.size(), .n_val = val.size()};
-  mnist::SGD sgd(run.model, mnist::SgdOptions{.lr = 0.1});
+  // The seed's MLPs train with plain SGD lr 0.1; a net with convolutions with lr 0.05 momentum 0.9, the conv presets'
+  // recipe (and libtorch's cnn_bench, their peer).
+  bool conv = false;
+  for (const mnist::LayerSpec& l : run.model.layers()) conv = conv || l.kind == mnist::LayerSpec::Kind::Conv2d;
+  mnist::SGD sgd(run.model, conv ? mnist::SgdOptions{.lr = 0.05, .momentum = 0.9} : mnist::SgdOptions{.lr = 0.1});
   mnist::FitOptions o;
   o.epochs = epochs;
   o.threads = threads;

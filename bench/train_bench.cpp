@@ -1,5 +1,5 @@
-// End-to-end: the tutorial's run (90/10 split, batch 128, SGD lr 0.1, validation after every epoch) for each
-// preset model, at each thread count, best of REPEATS runs.
+// End-to-end: the tutorial's run (90/10 split, batch 128, SGD lr 0.1 (conv nets: lr 0.05 momentum 0.9), validation
+// after every epoch) for each preset model, at each thread count, best of REPEATS runs.
 // Usage: mnist_train_bench [DATA_DIR=/usr/share/datasets/fashion-mnist] [EPOCHS=10] [SEEDS=0]
 //                          [MODELS=logistic,hidden,hidden-relu] [THREADS=1,2] [REPEATS=3]
 // Prints first the dense limit measured now (OpenBLAS sgemm at the first layer's shape, 128x784 · 784x32, on 1

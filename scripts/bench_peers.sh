@@ -9,7 +9,9 @@
 # Environment: BENCH_CPUS=1 runs everything under `taskset -c 1` (then mnist runs on one thread only);
 #              BENCH_NICE=-20 runs it in a session of its own whose scheduling group gets that nice value (root):
 #                with the kernel's autogroups a plain `nice` does not weigh against other sessions' builds;
-#              MNIST_THREADS=1,2 the thread counts of mnist's runs.
+#              MNIST_THREADS=1,2 the thread counts of mnist's runs;
+#              MODELS=logistic,hidden,hidden-relu the models: the seed's MLPs, or the conv presets lenet5,cnn,cnn-bn
+#                (their peer is libtorch's cnn_bench, SGD lr 0.05 momentum 0.9, as mnist_train_bench trains them).
 # Installs python3-torch python3-torchvision libtorch-dev with apt-get when missing (needs root).
 set -euo pipefail
 if [ -n "${BENCH_NICE:-}" ] && [ -z "${BENCH_NICED:-}" ]; then
@@ -24,6 +26,17 @@ which=${4:-libtorch}; rounds=${5:-5}
 case $which in libtorch | both) ;; *) echo "bench_peers.sh: PEERS must be libtorch or both, not '$which'" >&2; exit 2 ;; esac
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "bench_peers.sh: ROUNDS must be a positive whole number, not '$rounds'" >&2; exit 2; }
 threads=${MNIST_THREADS:-1,2}
+models=${MODELS:-logistic,hidden,hidden-relu}
+peer_mode=$which
+case ,$models, in
+  *,lenet5,* | *,cnn,* | *,cnn-bn,*)
+    [[ $models =~ ^(lenet5|cnn|cnn-bn)(,(lenet5|cnn|cnn-bn))*$ ]] ||
+      { echo "bench_peers.sh: MODELS mixes conv presets with others or names an unknown one: '$models'" >&2; exit 2; }
+    [ "$which" = libtorch ] || { echo "bench_peers.sh: the conv presets' only peer is libtorch" >&2; exit 2; }
+    peer_mode=cnn ;;
+  *) [[ $models =~ ^(logistic|hidden|hidden-relu)(,(logistic|hidden|hidden-relu))*$ ]] ||
+       { echo "bench_peers.sh: MODELS must be seed MLPs or conv presets, not '$models'" >&2; exit 2; } ;;
+esac
 pin=()
 if [ -n "${BENCH_CPUS:-}" ]; then
   pin=(taskset -c "$BENCH_CPUS")
@@ -50,11 +63,11 @@ fi
 
 log=$(mktemp); trap 'rm -f "$log"' EXIT
 run_peers() {
-  "${pin[@]}" "$peers/run_peers.sh" "$data" "$epochs" "$which" | awk -v r="$1" '{ print "round=" r " " $0 }' | tee -a "$log"
+  "${pin[@]}" "$peers/run_peers.sh" "$data" "$epochs" "$peer_mode" "$models" | awk -v r="$1" '{ print "round=" r " " $0 }' | tee -a "$log"
 }
 run_mnist() {
-  "${pin[@]}" "$build/bench/mnist_train_bench" "$data" "$epochs" 0 logistic,hidden,hidden-relu "$threads" 1 |
-    grep -E '^(logistic|hidden)' |
+  "${pin[@]}" "$build/bench/mnist_train_bench" "$data" "$epochs" 0 "$models" "$threads" 1 |
+    grep -E "^(${models//,/|}) " |
     awk -v r="$1" '{ t = $3; sub(/threads=/, "", t); print "round=" r " mnist-" t "t " $0 }' | tee -a "$log"
 }
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)${BENCH_CPUS:+, pinned to CPU $BENCH_CPUS}${BENCH_NICE:+, autogroup nice $BENCH_NICE}"
@@ -65,7 +78,7 @@ echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 # Per round and model: the ratios peer seconds / mnist 1-thread seconds (and 1t / 2t); then per model the median
 # seconds of each and the median ratio with its range over the rounds.
-awk '
+awk -v model_list="${models//,/ }" '
   function median(list, n,   a, k, i, j, t) {
     n = split(list, a, " ")
     for (i = 2; i <= n; ++i) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; --j) a[j + 1] = a[j]; a[j + 1] = t }
@@ -77,9 +90,9 @@ awk '
   function ratio(x, y, f) { return x && y ? sprintf(f, x / y) : "-" }
   { r = $1; sub(/round=/, "", r); impl = $2; model = $3
     for (i = 4; i <= NF; ++i) if ($i ~ /^seconds=/) s = substr($i, 9) + 0
-    if (model ~ /^(logistic|hidden|hidden-relu)$/) { t[r, impl, model] = s; if (r > last) last = r } }
+    if (index(" " model_list " ", " " model " ")) { t[r, impl, model] = s; if (r > last) last = r } }
   END {
-    n = split("logistic hidden hidden-relu", models, " ")
+    n = split(model_list, models, " ")
     printf "%-6s %-12s %10s %10s %10s %10s %12s %12s %8s\n", "round", "model", "pytorch", "libtorch", "mnist-1t",
            "mnist-2t", "libtorch/1t", "pytorch/1t", "1t/2t"
     for (r = 1; r <= last; ++r)

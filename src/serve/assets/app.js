@@ -10,12 +10,13 @@ let model = null;
 // ---- drawing -------------------------------------------------------------------------------------------------
 const pad = $('draw');
 const ink = pad.getContext('2d');
-let drawing = false, last = null, dirty = false, inFlight = false, queued = false;
+// inked: the pad holds a drawing; unsent: the drawing (or the weights) changed since the last request was sent.
+let drawing = false, last = null, inked = false, unsent = false, inFlight = false, queued = false;
 
 function clearPad() {
   ink.fillStyle = '#fff';
   ink.fillRect(0, 0, pad.width, pad.height);
-  dirty = false;
+  inked = unsent = false;
   $('prediction').textContent = '–';
   $('prediction').dataset.label = '';
   $('message').textContent = 'draw a digit';
@@ -37,7 +38,7 @@ function stroke(from, to) {
   ink.moveTo(from.x, from.y);
   ink.lineTo(to.x, to.y);
   ink.stroke();
-  dirty = true;
+  inked = unsent = true;
 }
 
 pad.addEventListener('pointerdown', (ev) => {
@@ -65,22 +66,31 @@ $('clear').addEventListener('click', clearPad);
 
 // ---- predictions ---------------------------------------------------------------------------------------------
 // One request at a time; strokes made meanwhile are sent once it returns.
+// body[data-pending] is 'true' while a request is in flight or a newer drawing waits to be sent, so a reader (or the
+// browser test) knows when the prediction shown is the one for the drawing as it stands.
+function setPending() { document.body.dataset.pending = String(inFlight || queued); }
+
 function requestPrediction() {
-  if (!dirty) return;
-  if (inFlight) { queued = true; return; }
+  if (!unsent) return;
+  if (inFlight) { queued = true; setPending(); return; }
   inFlight = true;
   queued = false;
+  unsent = false;  // strokes drawn from now on are sent once this request returns
+  setPending();
   pad.toBlob(async (blob) => {
     try {
       const res = await fetch('/api/predict', { method: 'POST', headers: { 'Content-Type': 'image/png' }, body: blob });
       const answer = await res.json();
       if (!res.ok) throw new Error(answer.error || res.statusText);
-      showPrediction(answer);
+      if (inked) showPrediction(answer);  // a pad cleared meanwhile shows nothing
     } catch (e) {
       $('message').textContent = String(e.message || e);
     } finally {
       inFlight = false;
-      if (queued) requestPrediction();
+      const again = queued;
+      queued = false;
+      if (again) requestPrediction();
+      setPending();
     }
   }, 'image/png');
 }
@@ -166,7 +176,10 @@ function follow() {
     $('progress-bar').style.width = `${(100 * b.progress).toFixed(1)}%`;
     $('progress').textContent = `epoch ${b.epoch + 1}, batch ${b.batch + 1}/${b.batches}, loss ${b.loss.toFixed(4)}, ` +
       `${b.elapsed.toFixed(1)} s elapsed, ETA ${b.eta.toFixed(1)} s`;
-    if (dirty && !drawing) requestPrediction();  // the drawing's prediction follows the weights
+    if (inked && !drawing) {  // the drawing's prediction follows the weights
+      unsent = true;
+      requestPrediction();
+    }
   });
   events.addEventListener('epoch', (e) => {
     const s = JSON.parse(e.data);

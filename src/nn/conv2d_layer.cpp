@@ -1,6 +1,6 @@
 // Conv2d as a layer: im2col + GEMM kernels (src/kernels/conv2d.hpp) over fixed image ranges forward and for the
-// input gradient, and fixed output-channel ranges for the weight gradient (each element summed over the batch in
-// image order), so any thread count gives the same bits.
+// input gradient, and output-channel ranges (one per thread) for the weight gradient, each element summed over the
+// whole batch in image order, so any thread count gives the same bits.
 #include "nn/layers_impl.hpp"
 
 #include <algorithm>
@@ -49,7 +49,11 @@ class Conv2dLayer final : public Layer {
   std::span<const float> backward(std::span<const float> dy, bool need_dx) override {
     const std::size_t N = N_;
     dy = dy.first(N * s_.O * s_.pixels());
-    const std::size_t o_chunks = std::min<std::size_t>(s_.O, 4);
+    // One output-channel range per thread. Unlike the image chunks this may follow the thread count: every dw/db
+    // element is one chain over the whole batch whatever the range (kernels/conv2d.hpp), so the bits do not move. More
+    // ranges than threads would only cost: each range re-reads (or rebuilds, or transposes) every image's columns and
+    // runs a narrower product.
+    const std::size_t o_chunks = std::min<std::size_t>(s_.O, static_cast<std::size_t>(kernels::num_threads()));
     auto weights = [&](std::size_t c) {
       const kernels::Range r = kernels::chunk_range(s_.O, o_chunks, c);
       if (keep_columns_)

@@ -163,8 +163,10 @@ class Model {
 
   /// logits[N, classes] of x[N, input_size] (a sample's values row-major over input_shape()). The returned span
   /// is valid until the next forward; x must stay alive and unchanged until backward (layers keep what their
-  /// backward needs). Buffers grow to the largest N seen and are reused.
-  std::span<const float> forward(std::span<const float> x, std::size_t N);
+  /// backward needs). Buffers grow to the largest N seen and are reused. first_sample: the index of x's first sample
+  /// in the step's whole batch when x is a share of it (a data-parallel rank's), so that Dropout gives these samples
+  /// the masks the whole batch would give them.
+  std::span<const float> forward(std::span<const float> x, std::size_t N, std::size_t first_sample = 0);
   /// Accumulates (+=) the gradient of the loss into gradients(), given dlogits[N, classes] for the last forward.
   void backward(std::span<const float> dlogits);
 

@@ -46,8 +46,9 @@ class ReluLayer final : public Layer {
   std::vector<float> y_, dx_;
 };
 
-// A mask is a function of (model seed, layer index, training step, element): the same for any thread count, and
-// a resumed run continues the sequence from its step count.
+// A mask is a function of (model seed, layer index, training step, element's index in the step's whole batch): the
+// same for any thread count and any number of data-parallel ranks, and a resumed run continues the sequence from its
+// step count.
 class DropoutLayer final : public Layer {
  public:
   DropoutLayer(const LayerSpec& l, std::size_t index) : width_(l.out), p_(l.p), index_(index) {}
@@ -58,10 +59,10 @@ class DropoutLayer final : public Layer {
     grow(y_, n_);
     grow(mask_, n_);
     const std::uint64_t seed = mix(mix(ctx.seed ^ 0x6a09e667f3bcc908ULL, index_), ctx.step);
-    const std::size_t chunks = element_chunks(n_);
+    const std::size_t chunks = element_chunks(n_), first = ctx.first_sample * width_;
     auto run = [&](std::size_t c) {
       const kernels::Range r = kernels::chunk_range(n_, chunks, c);
-      kernels::dropout_forward(y_, mask_, x, p_, seed, r.begin, r.end);
+      kernels::dropout_forward(y_, mask_, x, p_, seed, r.begin, r.end, first);
     };
     kernels::parallel_for_chunks(chunks, run);
     return std::span<const float>(y_).first(n_);

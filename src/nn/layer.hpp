@@ -19,6 +19,7 @@ struct ForwardContext {
   bool training = true;        ///< train mode (batch statistics, dropout) or eval mode
   std::uint64_t seed = 0;      ///< the model's seed (Dropout's masks)
   std::uint64_t step = 0;      ///< training forwards before this one (Dropout draws a new mask per step)
+  std::size_t first_sample = 0;  ///< the index of the batch's first sample in the step's whole batch (Dropout)
 };
 
 /// The slices of the model's flat buffers a layer reads and writes (empty where it has none).

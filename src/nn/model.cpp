@@ -156,12 +156,12 @@ void Model::zero_grad() {
   kernels::parallel_for_chunks(chunks, chunk);
 }
 
-std::span<const float> Model::forward(std::span<const float> x, std::size_t N) {
+std::span<const float> Model::forward(std::span<const float> x, std::size_t N, std::size_t first_sample) {
   if (x.size() < N * input_size())
     throw Error("model input has " + std::to_string(x.size()) + " values, expected " +
                 std::to_string(N * input_size()));
   if (blocks_.empty()) throw Error("Model::forward on an empty model");
-  const nn::ForwardContext ctx{training_, seed_, forward_steps_};
+  const nn::ForwardContext ctx{training_, seed_, forward_steps_, first_sample};
   if (training_) ++forward_steps_;
   batch_ = N;
   std::span<const float> h = x.first(N * input_size());

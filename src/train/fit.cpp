@@ -20,14 +20,20 @@ std::vector<double> History::val_history() const {
   return out;
 }
 
+namespace {
+// Eval mode (BatchNorm's running statistics, no dropout) for an evaluation pass; the caller's mode restored after.
+struct EvalScope {
+  explicit EvalScope(Model& model) : m(model), was_training(model.training()) { m.eval(); }
+  EvalScope(const EvalScope&) = delete;
+  EvalScope& operator=(const EvalScope&) = delete;
+  ~EvalScope() { m.train(was_training); }
+  Model& m;
+  bool was_training;
+};
+}  // namespace
+
 EvalResult evaluate(Model& model, DataLoader& loader) {
-  // Eval mode (BatchNorm's running statistics, no dropout) for the pass; the caller's mode restored after.
-  struct EvalScope {
-    Model& m;
-    bool was_training = m.training();
-    ~EvalScope() { m.train(was_training); }
-  } scope{model};
-  model.eval();
+  const EvalScope scope(model);
   const std::size_t C = model.num_classes();
   EvalResult r;
   r.predictions.reserve(loader.size());
@@ -62,6 +68,7 @@ EvalResult evaluate(Model& model, DataLoader& loader) {
 
 EvalResult evaluate(Model& model, DataLoader& loader, dist::Communicator& comm) {
   if (comm.size() == 1) return evaluate(model, loader);
+  const EvalScope scope(model);
   const std::size_t C = model.num_classes();
   // Per batch, this rank's share of [correct, loss sum]; summed over ranks in one allreduce, then over batches in
   // batch order, so that every rank computes the same figures (and the counts are exact: whole numbers in doubles).
@@ -110,7 +117,8 @@ double shard_step(Model& model, const Batch& b, std::span<float> grad, dist::Com
   const dist::Shard s = dist::shard_of(b.size, comm.rank(), comm.size());
   double local[2] = {0.0, stop_here ? 1.0 : 0.0};  // [loss sum over the shard, stop requested]
   if (s.count > 0) {
-    const std::span<const float> logits = model.forward(b.x.subspan(s.begin * b.dim, s.count * b.dim), s.count);
+    const std::span<const float> logits =
+        model.forward(b.x.subspan(s.begin * b.dim, s.count * b.dim), s.count, s.begin);
     const std::span<float> dlogits = grad.first(s.count * C);
     const double loss = cross_entropy_with_grad(dlogits, logits, b.y.subspan(s.begin, s.count), s.count, C);
     const float scale = static_cast<float>(s.count) / static_cast<float>(b.size);

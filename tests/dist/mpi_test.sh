@@ -58,6 +58,10 @@ for n in two three; do
   check python3 "$here/compare_runs.py" one $n --bound $BOUND
 done
 check python3 "$here/compare_runs.py" three three-again --identical
+# Dropout: each rank draws the masks of its own share of the batch (the masks one process draws for those samples).
+run drop-one 0 1 --model 784-32-relu-dropout0.4-10
+run drop-three 3 1 --model 784-32-relu-dropout0.4-10
+check python3 "$here/compare_runs.py" drop-one drop-three --bound $BOUND
 check [ "$(world_size one)" = 1 ]
 check [ "$(world_size two)" = 2 ]
 check [ "$(world_size three)" = 3 ]

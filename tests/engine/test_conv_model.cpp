@@ -105,6 +105,24 @@ TEST(ConvModelThreads, CnnBnAndCnnDropoutBitIdenticalOnOneAndTwoThreads) {
   }
 }
 
+// A share of a batch (a data-parallel rank's) given its first sample's index gets the Dropout masks the whole batch
+// gives those samples; without the index it gets the first samples' masks.
+TEST(ConvModelDropout, AShareOfABatchGetsTheWholeBatchsMasks) {
+  Model model = make_model("2x4x4-dropout0.5-flatten-8-dropout0.3-5", 3);
+  const std::size_t N = 6, in = model.input_size(), C = model.num_classes();
+  const std::vector<float> x = random_values(N * in, 5, 0.5f, 1.5f);
+  model.set_dropout_state(model.dropout_seed(), 0);
+  const std::span<const float> all = model.forward(x, N);
+  const std::vector<float> expected(all.begin() + 2 * C, all.end());  // samples 2 .. 5
+  const std::span<const float> tail(x.data() + 2 * in, 4 * in);
+  model.set_dropout_state(model.dropout_seed(), 0);
+  const std::span<const float> share = model.forward(tail, 4, 2);
+  EXPECT_EQ(std::vector<float>(share.begin(), share.end()), expected);
+  model.set_dropout_state(model.dropout_seed(), 0);
+  const std::span<const float> unplaced = model.forward(tail, 4);
+  EXPECT_NE(std::vector<float>(unplaced.begin(), unplaced.end()), expected);
+}
+
 // Eval mode normalises with the running statistics: set them to the batch's own mean and (biased) variance and eval
 // gives what train mode gives; with the initial ones (0 and 1) it does not, and one sample's logits then no
 // longer depend on the rest of the batch.

@@ -125,6 +125,9 @@ double shard_step(Model& model, const Batch& b, std::span<float> grad, dist::Com
     for (float& g : dlogits) g *= scale;
     model.backward(dlogits);
     local[0] = loss * static_cast<double>(s.count);
+  } else if (model.training()) {
+    // No share of this (short) batch: count the step all the same, so that Dropout's step counter stays the ranks'.
+    model.set_dropout_state(model.dropout_seed(), model.dropout_steps() + 1);
   }
   comm.allreduce_sum(model.gradients());
   comm.allreduce_sum(std::span<double>(local, 2));

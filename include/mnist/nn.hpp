@@ -167,6 +167,9 @@ class Model {
   /// in the step's whole batch when x is a share of it (a data-parallel rank's), so that Dropout gives these samples
   /// the masks the whole batch would give them.
   std::span<const float> forward(std::span<const float> x, std::size_t N, std::size_t first_sample = 0);
+  /// Samples per forward when predicting or evaluating: large for an MLP (whose buffers are small), a training
+  /// batch's worth for a conv net (its activations and columns grow with the count).
+  std::size_t inference_chunk() const;
   /// Accumulates (+=) the gradient of the loss into gradients(), given dlogits[N, classes] for the last forward.
   void backward(std::span<const float> dlogits);
 
@@ -193,7 +196,6 @@ class Model {
   bool training_ = true;
   std::uint64_t seed_ = 0, forward_steps_ = 0;
   void build_blocks();
-  std::size_t inference_chunk() const;
 };
 
 /// Threads used by training and inference (forward, backward, batch assembly, optimizer step); default 1.

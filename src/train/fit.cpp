@@ -30,27 +30,45 @@ struct EvalScope {
   Model& m;
   bool was_training;
 };
+
+// Loss sum and correct count of n rows (x [n, dim], labels y), each row's prediction into pred. Forwarded in pieces
+// of the model's inference chunk: a conv net's activations for a 1000-image batch take hundreds of MB.
+struct Scored {
+  double loss_sum = 0.0;
+  std::size_t correct = 0;
+};
+Scored score_rows(Model& model, std::span<const float> x, std::span<const std::int32_t> y, std::size_t n,
+                  std::size_t dim, std::vector<float>& probs, std::span<std::int32_t> pred) {
+  const std::size_t C = model.num_classes(), chunk = model.inference_chunk();
+  Scored out;
+  for (std::size_t s = 0; s < n; s += chunk) {
+    const std::size_t m = std::min(chunk, n - s);
+    const std::span<const float> logits = model.forward(x.subspan(s * dim, m * dim), m);
+    probs.resize(std::max(probs.size(), m * C));
+    out.loss_sum += cross_entropy(probs, logits, y.subspan(s, m), m, C) * static_cast<double>(m);
+    kernels::argmax_rows(pred.subspan(s, m), logits, m, C);
+    for (std::size_t i = 0; i < m; ++i) out.correct += pred[s + i] == y[s + i];
+  }
+  return out;
+}
 }  // namespace
 
 EvalResult evaluate(Model& model, DataLoader& loader) {
   const EvalScope scope(model);
-  const std::size_t C = model.num_classes();
   EvalResult r;
   r.predictions.reserve(loader.size());
   r.labels.reserve(loader.size());
-  std::vector<float> probs(loader.batch_size() * C);
+  std::vector<float> probs;
   std::vector<std::int32_t> pred(loader.batch_size());
   double loss_sum = 0.0, batch_acc_sum = 0.0;
   std::size_t batches = 0;
   Batch b;
   loader.start_epoch(0);
   while (loader.next(b)) {
-    const std::span<const float> logits = model.forward(b.x, b.size);
-    loss_sum += cross_entropy(probs, logits, b.y, b.size, C) * static_cast<double>(b.size);
-    kernels::argmax_rows(pred, logits, b.size, C);
+    const Scored scored = score_rows(model, b.x, b.y, b.size, b.dim, probs, pred);
+    loss_sum += scored.loss_sum;
     const std::span<const std::int32_t> p(pred.data(), b.size);
-    std::size_t correct = 0;
-    for (std::size_t n = 0; n < b.size; ++n) correct += p[n] == b.y[n];
+    const std::size_t correct = scored.correct;
     batch_acc_sum += static_cast<double>(correct) / static_cast<double>(b.size);
     r.correct += correct;
     r.total += b.size;
@@ -69,12 +87,11 @@ EvalResult evaluate(Model& model, DataLoader& loader) {
 EvalResult evaluate(Model& model, DataLoader& loader, dist::Communicator& comm) {
   if (comm.size() == 1) return evaluate(model, loader);
   const EvalScope scope(model);
-  const std::size_t C = model.num_classes();
   // Per batch, this rank's share of [correct, loss sum]; summed over ranks in one allreduce, then over batches in
   // batch order, so that every rank computes the same figures (and the counts are exact: whole numbers in doubles).
   std::vector<double> sums(2 * loader.num_batches(), 0.0);
   std::vector<double> batch_sizes;
-  std::vector<float> probs(loader.batch_size() * C);
+  std::vector<float> probs;
   std::vector<std::int32_t> pred(loader.batch_size());
   Batch b;
   loader.start_epoch(0);
@@ -82,13 +99,10 @@ EvalResult evaluate(Model& model, DataLoader& loader, dist::Communicator& comm) 
     batch_sizes.push_back(static_cast<double>(b.size));
     const dist::Shard s = dist::shard_of(b.size, comm.rank(), comm.size());
     if (s.count == 0) continue;
-    const std::span<const std::int32_t> y = b.y.subspan(s.begin, s.count);
-    const std::span<const float> logits = model.forward(b.x.subspan(s.begin * b.dim, s.count * b.dim), s.count);
-    sums[2 * i + 1] = cross_entropy(probs, logits, y, s.count, C) * static_cast<double>(s.count);
-    kernels::argmax_rows(pred, logits, s.count, C);
-    std::size_t correct = 0;
-    for (std::size_t n = 0; n < s.count; ++n) correct += pred[n] == y[n];
-    sums[2 * i] = static_cast<double>(correct);
+    const Scored scored = score_rows(model, b.x.subspan(s.begin * b.dim, s.count * b.dim),
+                                     b.y.subspan(s.begin, s.count), s.count, b.dim, probs, pred);
+    sums[2 * i + 1] = scored.loss_sum;
+    sums[2 * i] = static_cast<double>(scored.correct);
   }
   comm.allreduce_sum(sums);
   EvalResult r;

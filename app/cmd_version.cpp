@@ -7,12 +7,21 @@
 
 #include "commands.hpp"
 #include "mnist/version.hpp"
+#if MNIST_HAVE_SERVE
+#include "serve/assets.hpp"
+#include "serve/server.hpp"
+#endif
 
 namespace mnist::cli {
 
 std::string version_text() {
   BuildInfo info = build_info();
   info.libraries.push_back({"CLI11", CLI11_VERSION});  // the CLI's own parser, header-only, not in the library
+#if MNIST_HAVE_SERVE
+  // The web server (src/serve, a layer above the library): cpp-httplib compiled in, Chart.js embedded in the page.
+  info.libraries.push_back({"cpp-httplib", serve::httplib_version()});
+  info.libraries.push_back({"Chart.js", std::string(serve::chartjs_version())});
+#endif
   std::string out = fmt::format("mnist {}\n", info.version);
   out += fmt::format("build:     {}, {}, C++{}, sanitizers {}\n", info.build_type, info.compiler,
                      __cplusplus / 100 % 100, info.sanitizers);

@@ -18,4 +18,8 @@ std::span<const Asset> embedded_assets();
 /// The asset whose URL is exactly url (no decoding, no normalisation: "/../x" or "/%2e%2e/x" match nothing), or null.
 const Asset* find_asset(std::string_view url);
 
+/// The version of the embedded Chart.js, read from its licence header (" * Chart.js v3.9.1" -> "3.9.1"), or
+/// "unknown" when the header does not say.
+std::string_view chartjs_version();
+
 }  // namespace mnist::serve

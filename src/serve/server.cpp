@@ -190,4 +190,6 @@ bool is_loopback(const std::string& host) {
   return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
 }
 
+std::string httplib_version() { return CPPHTTPLIB_VERSION; }
+
 }  // namespace mnist::serve

@@ -46,4 +46,7 @@ class WebServer {
 /// True for the addresses only this machine reaches: 127.0.0.0/8, ::1, localhost.
 bool is_loopback(const std::string& host);
 
+/// The version of cpp-httplib the server was compiled with ("0.11.4"; the library is header-only).
+std::string httplib_version();
+
 }  // namespace mnist::serve

@@ -1,6 +1,7 @@
 // mnist::build_info: the version, the build's options and every library's version. Where a library can say which
 // version is loaded (OpenBLAS, zlib, libcurl, OpenSSL, libpng, PLplot) that one is reported, since a shared
 // library may be newer than the headers the build saw; header-only libraries report the version compiled in.
+// The optional ones (Open MPI, ONNX and protobuf) are listed only when built in.
 #include <cblas.h>
 #include <curl/curl.h>
 #include <fmt/format.h>
@@ -9,6 +10,7 @@
 #include <png.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstdio>
 // jpeglib.h needs FILE and size_t declared first.
 #include <jpeglib.h>
@@ -18,6 +20,17 @@
 #include "kernels/cpu.hpp"
 #include "mnist/version.hpp"
 #include "mnist_build_config.hpp"
+
+#if MNIST_WITH_MPI
+// The C API only, as in src/dist/mpi_world.cpp (Open MPI's mpi.h otherwise pulls in its C++ bindings).
+#define OMPI_SKIP_MPICXX 1
+#define MPICH_SKIP_MPICXX 1
+#include <mpi.h>
+#endif
+#if MNIST_WITH_ONNX
+#include <google/protobuf/stubs/common.h>
+#include <onnx/common/version.h>
+#endif
 
 #define MNIST_STRINGIFY_(x) #x
 #define MNIST_STRINGIFY(x) MNIST_STRINGIFY_(x)
@@ -68,6 +81,20 @@ std::string fmt_version() {
   return fmt::format("{}.{}.{}", FMT_VERSION / 10000, FMT_VERSION / 100 % 100, FMT_VERSION % 100);
 }
 
+#if MNIST_WITH_MPI
+// The MPI library loaded, as it names itself ("Open MPI v4.1.4, package: Debian OpenMPI, ident: 4.1.4, repo rev:
+// ..., May 26, 2022" -> "Open MPI v4.1.4"). MPI_Get_library_version may be called before MPI_Init.
+std::string mpi_library_version() {
+  char text[MPI_MAX_LIBRARY_VERSION_STRING] = {};
+  int length = 0;
+  if (MPI_Get_library_version(text, &length) != MPI_SUCCESS) return "unknown";
+  std::string v(text, static_cast<std::size_t>(std::max(length, 0)));
+  v = v.substr(0, v.find_first_of(",\n"));
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\0')) v.pop_back();
+  return v.empty() ? "unknown" : v;
+}
+#endif
+
 }  // namespace
 
 std::string version() { return MNIST_VERSION_STRING; }
@@ -93,6 +120,13 @@ BuildInfo build_info() {
       {"nlohmann json", fmt::format("{}.{}.{}", NLOHMANN_JSON_VERSION_MAJOR, NLOHMANN_JSON_VERSION_MINOR,
                                     NLOHMANN_JSON_VERSION_PATCH)},
   };
+#if MNIST_WITH_MPI
+  info.libraries.push_back({"MPI", mpi_library_version()});
+#endif
+#if MNIST_WITH_ONNX
+  info.libraries.push_back({"ONNX", ONNX_NAMESPACE::LAST_RELEASE_VERSION});
+  info.libraries.push_back({"protobuf", google::protobuf::internal::VersionString(GOOGLE_PROTOBUF_VERSION)});
+#endif
   return info;
 }
 

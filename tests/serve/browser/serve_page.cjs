@@ -1,6 +1,8 @@
 // The page of mnist serve in Debian's chromium, driven by playwright-core (run by run_browser_tests.sh):
 //  1. `mnist serve` with a digit model: mouse strokes drawing a 1 and a 0 on #draw are predicted as 1 and 0
-//     (#prediction's data-label), the probabilities shown sum to 1; screenshot WORK/serve.png.
+//     (#prediction's data-label), the probabilities shown sum to 1, and once body[data-pending] is 'false' (the
+//     finished drawing answered) `mnist predict MODEL CANVAS.png --json -` on the canvas saved as a PNG gives the
+//     page's class and its ten probabilities to 1e-6; the test view shows images; screenshot WORK/serve.png.
 //  2. `mnist train --serve`: the loss chart grows while the model trains; screenshot WORK/serve-training.png.
 // Environment: MNIST_CLI, CHROMIUM, MNIST_DATA (a data directory of MNIST files), WORK (run/model.safetensors).
 'use strict';

@@ -84,7 +84,8 @@ TEST_F(ServeApi, ServesThePageAndItsEmbeddedFiles) {
   ASSERT_TRUE(page);
   EXPECT_EQ(page->status, 200);
   EXPECT_EQ(page->get_header_value("Content-Type"), "text/html; charset=utf-8");
-  for (const char* id : {"id=\"draw\"", "id=\"clear\"", "id=\"prediction\"", "chart.min.js"})
+  for (const char* id : {"id=\"draw\"", "id=\"clear\"", "id=\"prediction\"", "chart.min.js",
+                         "<body data-pending=\"false\">"})
     EXPECT_NE(page->body.find(id), std::string::npos) << id;
   for (const char* path : {"/app.js", "/style.css", "/chart.min.js"}) {
     auto res = c.Get(path);

@@ -1,13 +1,13 @@
 // `mnist serve` end to end: a server started on a free port (--port 0) answers every endpoint, refuses every bad
 // request with the right status and a JSON error, keeps answering after them, predicts exactly what the library
-// (and `mnist predict`) computes for the same image, and stops on SIGINT/SIGTERM with exit 0 within a second.
+// and `mnist predict --json` compute for the same image (PNG and JPEG), and stops on SIGINT/SIGTERM with exit 0
+// within a second.
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <signal.h>
 
 #include <cmath>
 #include <nlohmann/json.hpp>
-#include <regex>
 
 #include "mnist/checkpoint.hpp"
 #include "mnist/datasets.hpp"
@@ -25,6 +25,19 @@ using json = nlohmann::json;
 namespace {
 
 std::string as_text(const std::vector<std::uint8_t>& bytes) { return {bytes.begin(), bytes.end()}; }
+
+// What `mnist predict MODEL IMAGE --json -` says about image: its probabilities (read back as the floats they print)
+// and its predicted class; {{}, -1} (and a failure) when it does not answer.
+std::pair<std::vector<float>, int> predict_json(const fs::path& model, const fs::path& image) {
+  const CliRun cli = run_cli("predict " + quoted(model) + " " + quoted(image) + " --json -");
+  EXPECT_EQ(cli.code, 0) << cli.err;
+  const json doc = json::parse(cli.out, nullptr, false);
+  if (!doc.is_array() || doc.size() != 1 || !doc[0].contains("probabilities") || !doc[0].contains("predicted")) {
+    ADD_FAILURE() << "predict --json -: " << cli.out << cli.err;
+    return {{}, -1};
+  }
+  return {doc[0]["probabilities"].get<std::vector<float>>(), doc[0]["predicted"].get<int>()};
+}
 
 class ServeApi : public ::testing::Test {
  protected:
@@ -160,27 +173,25 @@ TEST_F(ServeApi, PredictsAnImageAsTheLibraryAndMnistPredictDo) {
   const auto best = static_cast<int>(std::max_element(want.begin(), want.end()) - want.begin());
   EXPECT_EQ(answer["label"], best);
   EXPECT_EQ(answer["class"], dataset_info("mnist").classes[best]);
-  // And mnist predict prints the same numbers (to its 4 printed digits) and class.
-  const CliRun cli = run_cli("predict " + quoted(*dir_ / "model.safetensors") + " " + quoted(*dir_ / "digit.png"));
-  ASSERT_EQ(cli.code, 0) << cli.err;
-  EXPECT_EQ(predicted_classes(cli.out), std::vector<int>{best});
-  const std::size_t begin = cli.out.find("tensor([[");
-  const std::string row = cli.out.substr(begin, cli.out.find("]])") - begin);
-  std::vector<double> printed;
-  const std::regex number(R"(\d+\.\d+(e[-+]\d+)?)");
-  for (auto it = std::sregex_iterator(row.begin(), row.end(), number); it != std::sregex_iterator(); ++it)
-    printed.push_back(std::stod(it->str()));
-  ASSERT_EQ(printed.size(), 10u) << row;
-  for (std::size_t k = 0; k < 10; ++k) EXPECT_NEAR(printed[k], got[k], 5e-5 + 5e-4 * got[k]) << k;
+  // And `mnist predict --json` on the same file says exactly the same: the very floats, the same class.
+  const auto [printed, predicted] = predict_json(*dir_ / "model.safetensors", *dir_ / "digit.png");
+  EXPECT_EQ(printed, got);
+  EXPECT_EQ(predicted, best);
+  EXPECT_EQ(answer["label"], predicted);
 }
 
-TEST_F(ServeApi, PredictsAJpegAsTheLibraryDoes) {
+TEST_F(ServeApi, PredictsAJpegAsTheLibraryAndMnistPredictDo) {
   const std::vector<std::uint8_t> jpeg = digit_jpeg(100, 140, 0);
+  write_file(*dir_ / "digit.jpg", jpeg);
   const auto [status, answer] = post(as_text(jpeg), "image/jpeg");
   ASSERT_EQ(status, 200) << answer.dump();
   const GrayImage seen = preprocess_digit(decode_image(jpeg, "x"));
   EXPECT_EQ(answer["pixels"].get<std::vector<int>>(), std::vector<int>(seen.pixels.begin(), seen.pixels.end()));
-  EXPECT_EQ(answer["probabilities"].get<std::vector<float>>(), library_probabilities(seen.pixels));
+  const std::vector<float> got = answer["probabilities"].get<std::vector<float>>();
+  EXPECT_EQ(got, library_probabilities(seen.pixels));
+  const auto [printed, predicted] = predict_json(*dir_ / "model.safetensors", *dir_ / "digit.jpg");
+  EXPECT_EQ(printed, got);
+  EXPECT_EQ(answer["label"], predicted);
 }
 
 TEST_F(ServeApi, PredictsJsonPixelsAsIs) {

@@ -7,6 +7,8 @@
 #include <signal.h>
 
 #include <cmath>
+#include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "mnist/checkpoint.hpp"
@@ -192,6 +194,56 @@ TEST_F(ServeApi, PredictsAJpegAsTheLibraryAndMnistPredictDo) {
   const auto [printed, predicted] = predict_json(*dir_ / "model.safetensors", *dir_ / "digit.jpg");
   EXPECT_EQ(printed, got);
   EXPECT_EQ(answer["label"], predicted);
+}
+
+// A conv net (conv, BatchNorm, max pooling, dropout) trained by mnist train for an epoch on the noise images: the
+// server describes it and predicts PNG and JPEG inputs exactly as `mnist predict --json` does (dropout off, BatchNorm
+// on its running statistics in both).
+TEST_F(ServeApi, ServesAConvNetAsMnistPredictDoes) {
+  const std::string spec = "1x28x28-conv4k3p1-bn-relu-maxpool2-dropout0.25-flatten-10";
+  const fs::path run = *dir_ / "conv";
+  const CliRun trained = run_cli("train --model " + spec + " --data-dir " + quoted(*dir_ / "data") +
+                                     " --epochs 1 --batch-size 32 --lr 0.05 --seed 3 --threads 1 --out " + quoted(run),
+                                 120);
+  ASSERT_EQ(trained.code, 0) << trained.err;
+  const fs::path model = run / "model.safetensors";
+  ServerProcess server({"serve", model.string(), "--port", "0", "--data-dir", (*dir_ / "data").string()});
+  const int port = server.wait_for_port();
+  ASSERT_GT(port, 0) << server.err();
+  httplib::Client c("127.0.0.1", port);
+  c.set_read_timeout(30);
+
+  auto res = c.Get("/api/model");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200);
+  const json m = json::parse(res->body);
+  EXPECT_EQ(m["spec"], spec);
+  EXPECT_EQ(m["input"], json({1, 28, 28}));
+  // conv 4x1x3x3 + 4, BatchNorm's weight and bias 4 + 4 (its running statistics are buffers), linear 784x10 + 10.
+  EXPECT_EQ(m["parameters"], 4 * 9 + 4 + 4 + 4 + 4 * 14 * 14 * 10 + 10);
+
+  write_file(*dir_ / "conv-digit.png", digit_png(120, 90, 1));
+  write_file(*dir_ / "conv-digit.jpg", digit_jpeg(100, 140, 0));
+  for (const auto& [file, type] : {std::pair<std::string, std::string>{"conv-digit.png", "image/png"},
+                                   std::pair<std::string, std::string>{"conv-digit.jpg", "image/jpeg"}}) {
+    SCOPED_TRACE(file);
+    std::ifstream in(*dir_ / file, std::ios::binary);
+    const std::string body((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto answer = c.Post("/api/predict", body, type.c_str());
+    ASSERT_TRUE(answer);
+    ASSERT_EQ(answer->status, 200) << answer->body;
+    const json a = json::parse(answer->body);
+    const std::vector<float> got = a["probabilities"].get<std::vector<float>>();
+    const auto [printed, predicted] = predict_json(model, *dir_ / file);
+    ASSERT_EQ(got.size(), 10u);
+    EXPECT_EQ(got, printed);
+    EXPECT_EQ(a["label"], predicted);
+  }
+  auto test = c.Get("/api/test");
+  ASSERT_TRUE(test);
+  EXPECT_EQ(test->status, 200);
+  EXPECT_EQ(json::parse(test->body)["total"], 100);
+  EXPECT_EQ(server.stop(SIGINT, std::chrono::seconds(5)), 0) << server.err();
 }
 
 TEST_F(ServeApi, PredictsJsonPixelsAsIs) {

@@ -1,14 +1,19 @@
 // `mnist serve` end to end: a server started on a free port (--port 0) answers every endpoint, refuses every bad
 // request with the right status and a JSON error, keeps answering after them, predicts exactly what the library
-// and `mnist predict --json` compute for the same image (PNG and JPEG), and stops on SIGINT/SIGTERM with exit 0
-// within a second.
+// and `mnist predict --json` compute for the same image (PNG and JPEG; an MLP and a conv net), and stops on
+// SIGINT/SIGTERM with exit 0 within a second, answering a request in flight first.
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <fstream>
 #include <iterator>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "mnist/checkpoint.hpp"
@@ -362,6 +367,67 @@ TEST(ServeLifecycle, StopsOnSigintAndSigtermWithinASecondExitZero) {
     EXPECT_LT(took.count(), kStopLimitMs);
     EXPECT_EQ(server.err(), "");
   }
+}
+
+// A request in flight when SIGINT comes (its body half sent) is still answered, and the server then exits 0 within
+// the limit. The connection first serves a GET, so that the server has accepted it and a worker is reading from it
+// when the POST starts.
+TEST(ServeLifecycle, AnswersARequestInFlightOnSigintThenExitsZero) {
+  TempDir dir;
+  write_test_model(dir / "m.safetensors");
+  ServerProcess server({"serve", (dir / "m.safetensors").string(), "--port", "0"});
+  const int port = server.wait_for_port();
+  ASSERT_GT(port, 0) << server.err();
+
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval tv{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const auto send_all = [fd](const std::string& data) {
+    return ::send(fd, data.data(), data.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(data.size());
+  };
+  // One whole answer (headers and Content-Length bytes) read from fd: the connection stays open after it.
+  const auto read_answer = [fd] {
+    std::string got;
+    char buf[4096];
+    for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) {
+      got.append(buf, static_cast<std::size_t>(n));
+      const std::size_t head = got.find("\r\n\r\n");
+      if (head == std::string::npos) continue;
+      std::size_t length = 0;
+      const std::size_t field = got.find("Content-Length: ");
+      if (field != std::string::npos && field < head) length = std::strtoul(got.c_str() + field + 16, nullptr, 10);
+      if (got.size() >= head + 4 + length) break;
+    }
+    return got;
+  };
+  ASSERT_TRUE(send_all("GET /api/model HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+  ASSERT_EQ(read_answer().rfind("HTTP/1.1 200", 0), 0u);
+
+  const std::string png = as_text(digit_png(120, 90, 1));
+  const std::size_t half = png.size() / 2;
+  ASSERT_TRUE(send_all("POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\nContent-Length: " +
+                       std::to_string(png.size()) + "\r\n\r\n" + png.substr(0, half)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the worker is now reading the body
+  int code = -2;
+  std::chrono::milliseconds took{};
+  std::thread stopper([&] { code = server.stop(SIGINT, std::chrono::seconds(5), &took); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));  // SIGINT has come; the rest of the body comes after
+  const bool sent = send_all(png.substr(half));
+  const std::string answer = read_answer();
+  stopper.join();
+  ::close(fd);
+  EXPECT_TRUE(sent);
+  EXPECT_EQ(answer.rfind("HTTP/1.1 200", 0), 0u) << answer.substr(0, 200);
+  EXPECT_NE(answer.find("\"probabilities\""), std::string::npos) << answer.substr(0, 200);
+  EXPECT_EQ(code, 0) << server.err();
+  EXPECT_LT(took.count(), kStopLimitMs);
+  EXPECT_EQ(server.err(), "");
 }
 
 TEST(ServeLifecycle, WarnsForANetworkAddressAndRefusesBadPortsAndFiles) {

@@ -69,7 +69,8 @@ void register_export(CLI::App& app) {
       ->type_name("MODEL.safetensors");
   CLI::Option* model = command->add_option(
       "--model", options->model_spec,
-      "Architecture of a checkpoint without metadata (a preset or an MLP spec such as 784-32-relu-10)");
+      "Architecture of a checkpoint without metadata (a preset or a spec (MLP or conv) such as 784-32-relu-10 or "
+      "1x28x28-conv8k5-relu-maxpool2-flatten-10)");
   model->type_name("SPEC");
   CLI::Option* output =
       command->add_option("-o,--output", options->output, "The ONNX file to write (default: MODEL with .onnx)")

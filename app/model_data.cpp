@@ -17,7 +17,8 @@ void add_checkpoint_options(CLI::App& command, CheckpointOptions& options) {
       ->required()
       ->type_name("MODEL.safetensors");
   const std::string model_help =
-      "Architecture of a checkpoint without metadata (a preset or an MLP spec such as 784-32-relu-10)";
+      "Architecture of a checkpoint without metadata (a preset or a spec (MLP or conv) such as 784-32-relu-10 or "
+      "1x28x28-conv8k5-relu-maxpool2-flatten-10)";
   options.model_flag = command.add_option("--model", options.model_spec, model_help)->type_name("SPEC");
   add_data_options(command, options.common);
   // The data set defaults to the one the checkpoint was trained on, known only once it is read: mnist, the fallback

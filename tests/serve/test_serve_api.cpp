@@ -1,13 +1,20 @@
 // `mnist serve` end to end: a server started on a free port (--port 0) answers every endpoint, refuses every bad
 // request with the right status and a JSON error, keeps answering after them, predicts exactly what the library
-// (and `mnist predict`) computes for the same image, and stops on SIGINT/SIGTERM with exit 0 within a second.
+// and `mnist predict --json` compute for the same image (PNG and JPEG; an MLP and a conv net), and stops on
+// SIGINT/SIGTERM with exit 0 within a second, answering a request in flight first.
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmath>
+#include <fstream>
+#include <iterator>
+#include <thread>
 #include <nlohmann/json.hpp>
-#include <regex>
 
 #include "mnist/checkpoint.hpp"
 #include "mnist/datasets.hpp"
@@ -25,6 +32,19 @@ using json = nlohmann::json;
 namespace {
 
 std::string as_text(const std::vector<std::uint8_t>& bytes) { return {bytes.begin(), bytes.end()}; }
+
+// What `mnist predict MODEL IMAGE --json -` says about image: its probabilities (read back as the floats they print)
+// and its predicted class; {{}, -1} (and a failure) when it does not answer.
+std::pair<std::vector<float>, int> predict_json(const fs::path& model, const fs::path& image) {
+  const CliRun cli = run_cli("predict " + quoted(model) + " " + quoted(image) + " --json -");
+  EXPECT_EQ(cli.code, 0) << cli.err;
+  const json doc = json::parse(cli.out, nullptr, false);
+  if (!doc.is_array() || doc.size() != 1 || !doc[0].contains("probabilities") || !doc[0].contains("predicted")) {
+    ADD_FAILURE() << "predict --json -: " << cli.out << cli.err;
+    return {{}, -1};
+  }
+  return {doc[0]["probabilities"].get<std::vector<float>>(), doc[0]["predicted"].get<int>()};
+}
 
 class ServeApi : public ::testing::Test {
  protected:
@@ -84,7 +104,8 @@ TEST_F(ServeApi, ServesThePageAndItsEmbeddedFiles) {
   ASSERT_TRUE(page);
   EXPECT_EQ(page->status, 200);
   EXPECT_EQ(page->get_header_value("Content-Type"), "text/html; charset=utf-8");
-  for (const char* id : {"id=\"draw\"", "id=\"clear\"", "id=\"prediction\"", "chart.min.js"})
+  for (const char* id : {"id=\"draw\"", "id=\"clear\"", "id=\"prediction\"", "chart.min.js",
+                         "<body data-pending=\"false\">"})
     EXPECT_NE(page->body.find(id), std::string::npos) << id;
   for (const char* path : {"/app.js", "/style.css", "/chart.min.js"}) {
     auto res = c.Get(path);
@@ -159,27 +180,75 @@ TEST_F(ServeApi, PredictsAnImageAsTheLibraryAndMnistPredictDo) {
   const auto best = static_cast<int>(std::max_element(want.begin(), want.end()) - want.begin());
   EXPECT_EQ(answer["label"], best);
   EXPECT_EQ(answer["class"], dataset_info("mnist").classes[best]);
-  // And mnist predict prints the same numbers (to its 4 printed digits) and class.
-  const CliRun cli = run_cli("predict " + quoted(*dir_ / "model.safetensors") + " " + quoted(*dir_ / "digit.png"));
-  ASSERT_EQ(cli.code, 0) << cli.err;
-  EXPECT_EQ(predicted_classes(cli.out), std::vector<int>{best});
-  const std::size_t begin = cli.out.find("tensor([[");
-  const std::string row = cli.out.substr(begin, cli.out.find("]])") - begin);
-  std::vector<double> printed;
-  const std::regex number(R"(\d+\.\d+(e[-+]\d+)?)");
-  for (auto it = std::sregex_iterator(row.begin(), row.end(), number); it != std::sregex_iterator(); ++it)
-    printed.push_back(std::stod(it->str()));
-  ASSERT_EQ(printed.size(), 10u) << row;
-  for (std::size_t k = 0; k < 10; ++k) EXPECT_NEAR(printed[k], got[k], 5e-5 + 5e-4 * got[k]) << k;
+  // And `mnist predict --json` on the same file says exactly the same: the very floats, the same class.
+  const auto [printed, predicted] = predict_json(*dir_ / "model.safetensors", *dir_ / "digit.png");
+  EXPECT_EQ(printed, got);
+  EXPECT_EQ(predicted, best);
+  EXPECT_EQ(answer["label"], predicted);
 }
 
-TEST_F(ServeApi, PredictsAJpegAsTheLibraryDoes) {
+TEST_F(ServeApi, PredictsAJpegAsTheLibraryAndMnistPredictDo) {
   const std::vector<std::uint8_t> jpeg = digit_jpeg(100, 140, 0);
+  write_file(*dir_ / "digit.jpg", jpeg);
   const auto [status, answer] = post(as_text(jpeg), "image/jpeg");
   ASSERT_EQ(status, 200) << answer.dump();
   const GrayImage seen = preprocess_digit(decode_image(jpeg, "x"));
   EXPECT_EQ(answer["pixels"].get<std::vector<int>>(), std::vector<int>(seen.pixels.begin(), seen.pixels.end()));
-  EXPECT_EQ(answer["probabilities"].get<std::vector<float>>(), library_probabilities(seen.pixels));
+  const std::vector<float> got = answer["probabilities"].get<std::vector<float>>();
+  EXPECT_EQ(got, library_probabilities(seen.pixels));
+  const auto [printed, predicted] = predict_json(*dir_ / "model.safetensors", *dir_ / "digit.jpg");
+  EXPECT_EQ(printed, got);
+  EXPECT_EQ(answer["label"], predicted);
+}
+
+// A conv net (conv, BatchNorm, max pooling, dropout) trained by mnist train for an epoch on the noise images: the
+// server describes it and predicts PNG and JPEG inputs exactly as `mnist predict --json` does (dropout off, BatchNorm
+// on its running statistics in both).
+TEST_F(ServeApi, ServesAConvNetAsMnistPredictDoes) {
+  const std::string spec = "1x28x28-conv4k3p1-bn-relu-maxpool2-dropout0.25-flatten-10";
+  const fs::path run = *dir_ / "conv";
+  const CliRun trained = run_cli("train --model " + spec + " --data-dir " + quoted(*dir_ / "data") +
+                                     " --epochs 1 --batch-size 32 --lr 0.05 --seed 3 --threads 1 --out " + quoted(run),
+                                 120);
+  ASSERT_EQ(trained.code, 0) << trained.err;
+  const fs::path model = run / "model.safetensors";
+  ServerProcess server({"serve", model.string(), "--port", "0", "--data-dir", (*dir_ / "data").string()});
+  const int port = server.wait_for_port();
+  ASSERT_GT(port, 0) << server.err();
+  httplib::Client c("127.0.0.1", port);
+  c.set_read_timeout(30);
+
+  auto res = c.Get("/api/model");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200);
+  const json m = json::parse(res->body);
+  EXPECT_EQ(m["spec"], spec);
+  EXPECT_EQ(m["input"], json({1, 28, 28}));
+  // conv 4x1x3x3 + 4, BatchNorm's weight and bias 4 + 4 (its running statistics are buffers), linear 784x10 + 10.
+  EXPECT_EQ(m["parameters"], 4 * 9 + 4 + 4 + 4 + 4 * 14 * 14 * 10 + 10);
+
+  write_file(*dir_ / "conv-digit.png", digit_png(120, 90, 1));
+  write_file(*dir_ / "conv-digit.jpg", digit_jpeg(100, 140, 0));
+  for (const auto& [file, type] : {std::pair<std::string, std::string>{"conv-digit.png", "image/png"},
+                                   std::pair<std::string, std::string>{"conv-digit.jpg", "image/jpeg"}}) {
+    SCOPED_TRACE(file);
+    std::ifstream in(*dir_ / file, std::ios::binary);
+    const std::string body((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto answer = c.Post("/api/predict", body, type.c_str());
+    ASSERT_TRUE(answer);
+    ASSERT_EQ(answer->status, 200) << answer->body;
+    const json a = json::parse(answer->body);
+    const std::vector<float> got = a["probabilities"].get<std::vector<float>>();
+    const auto [printed, predicted] = predict_json(model, *dir_ / file);
+    ASSERT_EQ(got.size(), 10u);
+    EXPECT_EQ(got, printed);
+    EXPECT_EQ(a["label"], predicted);
+  }
+  auto test = c.Get("/api/test");
+  ASSERT_TRUE(test);
+  EXPECT_EQ(test->status, 200);
+  EXPECT_EQ(json::parse(test->body)["total"], 100);
+  EXPECT_EQ(server.stop(SIGINT, std::chrono::seconds(5)), 0) << server.err();
 }
 
 TEST_F(ServeApi, PredictsJsonPixelsAsIs) {
@@ -298,6 +367,67 @@ TEST(ServeLifecycle, StopsOnSigintAndSigtermWithinASecondExitZero) {
     EXPECT_LT(took.count(), kStopLimitMs);
     EXPECT_EQ(server.err(), "");
   }
+}
+
+// A request in flight when SIGINT comes (its body half sent) is still answered, and the server then exits 0 within
+// the limit. The connection first serves a GET, so that the server has accepted it and a worker is reading from it
+// when the POST starts.
+TEST(ServeLifecycle, AnswersARequestInFlightOnSigintThenExitsZero) {
+  TempDir dir;
+  write_test_model(dir / "m.safetensors");
+  ServerProcess server({"serve", (dir / "m.safetensors").string(), "--port", "0"});
+  const int port = server.wait_for_port();
+  ASSERT_GT(port, 0) << server.err();
+
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval tv{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const auto send_all = [fd](const std::string& data) {
+    return ::send(fd, data.data(), data.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(data.size());
+  };
+  // One whole answer (headers and Content-Length bytes) read from fd: the connection stays open after it.
+  const auto read_answer = [fd] {
+    std::string got;
+    char buf[4096];
+    for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) {
+      got.append(buf, static_cast<std::size_t>(n));
+      const std::size_t head = got.find("\r\n\r\n");
+      if (head == std::string::npos) continue;
+      std::size_t length = 0;
+      const std::size_t field = got.find("Content-Length: ");
+      if (field != std::string::npos && field < head) length = std::strtoul(got.c_str() + field + 16, nullptr, 10);
+      if (got.size() >= head + 4 + length) break;
+    }
+    return got;
+  };
+  ASSERT_TRUE(send_all("GET /api/model HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+  ASSERT_EQ(read_answer().rfind("HTTP/1.1 200", 0), 0u);
+
+  const std::string png = as_text(digit_png(120, 90, 1));
+  const std::size_t half = png.size() / 2;
+  ASSERT_TRUE(send_all("POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\nContent-Length: " +
+                       std::to_string(png.size()) + "\r\n\r\n" + png.substr(0, half)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the worker is now reading the body
+  int code = -2;
+  std::chrono::milliseconds took{};
+  std::thread stopper([&] { code = server.stop(SIGINT, std::chrono::seconds(5), &took); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));  // SIGINT has come; the rest of the body comes after
+  const bool sent = send_all(png.substr(half));
+  const std::string answer = read_answer();
+  stopper.join();
+  ::close(fd);
+  EXPECT_TRUE(sent);
+  EXPECT_EQ(answer.rfind("HTTP/1.1 200", 0), 0u) << answer.substr(0, 200);
+  EXPECT_NE(answer.find("\"probabilities\""), std::string::npos) << answer.substr(0, 200);
+  EXPECT_EQ(code, 0) << server.err();
+  EXPECT_LT(took.count(), kStopLimitMs);
+  EXPECT_EQ(server.err(), "");
 }
 
 TEST(ServeLifecycle, WarnsForANetworkAddressAndRefusesBadPortsAndFiles) {

@@ -10,13 +10,16 @@ let model = null;
 // ---- drawing -------------------------------------------------------------------------------------------------
 const pad = $('draw');
 const ink = pad.getContext('2d');
-// inked: the pad holds a drawing; unsent: the drawing (or the weights) changed since the last request was sent.
-let drawing = false, last = null, inked = false, unsent = false, inFlight = false, queued = false;
+// inked: the pad holds a drawing; unsent: the drawing (or the weights) changed since the last request was sent;
+// generation: how many times the pad was cleared, so that an answer for a drawing cleared since it was sent (and maybe
+// followed by a new one) is not shown.
+let drawing = false, last = null, inked = false, unsent = false, inFlight = false, queued = false, generation = 0;
 
 function clearPad() {
   ink.fillStyle = '#fff';
   ink.fillRect(0, 0, pad.width, pad.height);
   inked = unsent = false;
+  ++generation;
   $('prediction').textContent = '–';
   $('prediction').dataset.label = '';
   $('message').textContent = 'draw a digit';
@@ -77,14 +80,15 @@ function requestPrediction() {
   queued = false;
   unsent = false;  // strokes drawn from now on are sent once this request returns
   setPending();
+  const drawn = generation;  // toBlob copies the pad as it is now
   pad.toBlob(async (blob) => {
     try {
       const res = await fetch('/api/predict', { method: 'POST', headers: { 'Content-Type': 'image/png' }, body: blob });
       const answer = await res.json();
       if (!res.ok) throw new Error(answer.error || res.statusText);
-      if (inked) showPrediction(answer);  // a pad cleared meanwhile shows nothing
+      if (inked && drawn === generation) showPrediction(answer);  // a pad cleared meanwhile shows nothing of it
     } catch (e) {
-      $('message').textContent = String(e.message || e);
+      if (drawn === generation) $('message').textContent = String(e.message || e);
     } finally {
       inFlight = false;
       const again = queued;

@@ -1,6 +1,10 @@
 // The page of mnist serve in Debian's chromium, driven by playwright-core (run by run_browser_tests.sh):
 //  1. `mnist serve` with a digit model: mouse strokes drawing a 1 and a 0 on #draw are predicted as 1 and 0
-//     (#prediction's data-label), the probabilities shown sum to 1; screenshot WORK/serve.png.
+//     (#prediction's data-label), the probabilities shown sum to 1, and once body[data-pending] is 'false' (the
+//     finished drawing answered) `mnist predict MODEL CANVAS.png --json -` on the canvas saved as a PNG gives the
+//     page's class and its ten probabilities to 1e-6; body[data-pending] is 'false' before anything is drawn; the
+//     answer for a drawing cleared (and another drawn) while its request was in flight is never shown; the test
+//     view shows images; screenshot WORK/serve.png.
 //  2. `mnist train --serve`: the loss chart grows while the model trains; screenshot WORK/serve-training.png.
 // Environment: MNIST_CLI, CHROMIUM, MNIST_DATA (a data directory of MNIST files), WORK (run/model.safetensors).
 'use strict';
@@ -90,6 +94,39 @@ async function drawAndPredict(page, name, points, want) {
   return got;
 }
 
+// A drawing cleared, and another drawn, while its request is in flight (held by page.route until then): its answer is
+// never shown, only the new drawing's (one prediction shown after the clear, and it is the final one).
+async function clearWhileInFlight(page, zero, one) {
+  await page.click('#clear');
+  let arrived, release;
+  const inFlight = new Promise((resolve) => { arrived = resolve; });
+  const held = new Promise((resolve) => { release = resolve; });
+  let first = true;
+  await page.route('**/api/predict', async (route) => {
+    if (first) {
+      first = false;
+      arrived();
+      await held;
+    }
+    await route.continue();
+  });
+  try {
+    await stroke(page, zero);
+    await inFlight;
+    await page.click('#clear');
+    const before = await page.evaluate(() => Number(document.body.dataset.predictions || 0));
+    await stroke(page, one);
+    release();
+    const got = await settledPrediction(page);
+    const shown = await page.evaluate(() => Number(document.body.dataset.predictions || 0)) - before;
+    check(shown === 1 && got.label === '1',
+          `a drawing cleared while its request was in flight: its answer is not shown (${shown} shown, label ${got.label})`);
+  } finally {
+    release();
+    await page.unroute('**/api/predict');
+  }
+}
+
 async function main() {
   const browser = await chromium.launch({ executablePath: process.env.CHROMIUM, headless: true, args: ['--no-sandbox'] });
   const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
@@ -102,11 +139,16 @@ async function main() {
   try {
     await page.goto(serve.url);
     await page.waitForFunction(() => document.body.dataset.ready === 'true', null, { timeout: 15000 });
-    await drawAndPredict(page, '0', Array.from({ length: 41 }, (_, i) => {
+    const pending = await page.evaluate(() => document.body.dataset.pending);
+    check(pending === 'false', `body[data-pending] is 'false' before anything is drawn (${pending})`);
+    const zero = Array.from({ length: 41 }, (_, i) => {
       const a = (i / 40) * 2 * Math.PI;
       return [140 + 55 * Math.sin(a), 140 - 85 * Math.cos(a)];
-    }), 0);
-    await drawAndPredict(page, '1', [[142, 45], [140, 140], [138, 235]], 1);
+    });
+    const one = [[142, 45], [140, 140], [138, 235]];
+    await clearWhileInFlight(page, zero, one);
+    await drawAndPredict(page, '0', zero, 0);
+    await drawAndPredict(page, '1', one, 1);
     const shown = await page.evaluate(() => document.querySelectorAll('#grid canvas').length);
     check(shown > 0, `the test view shows images (${shown})`);
     await page.screenshot({ path: path.join(work, 'serve.png') });

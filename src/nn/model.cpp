@@ -9,6 +9,7 @@
 #include "kernels/parallel.hpp"
 #include "kernels/softmax_cross_entropy.hpp"
 #include "mnist/error.hpp"
+#include "nn/eval_scope.hpp"
 #include "nn/layer.hpp"
 
 namespace mnist {
@@ -187,15 +188,6 @@ std::size_t Model::inference_chunk() const {
   return 512;
 }
 
-namespace {
-// Eval mode for the scope of a prediction, the caller's mode restored after (also when it throws).
-struct EvalScope {
-  Model& model;
-  bool was_training;
-  explicit EvalScope(Model& m) : model(m), was_training(m.training()) { m.eval(); }
-  ~EvalScope() { model.train(was_training); }
-};
-}  // namespace
 
 std::vector<Tensor> Model::layer_outputs(std::span<const float> x, std::size_t N, std::size_t count) {
   if (count > layers_.size())
@@ -208,7 +200,7 @@ std::vector<Tensor> Model::layer_outputs(std::span<const float> x, std::size_t N
     throw Error("model input has " + std::to_string(x.size()) + " values, expected " +
                 std::to_string(N * input_size()));
   // Before the first Linear every layer is a block of its own, so block i is layer i.
-  EvalScope eval(*this);
+  const nn::EvalScope eval(*this);
   const nn::ForwardContext ctx{false, seed_, forward_steps_};
   std::vector<Tensor> out;
   std::span<const float> h = x.first(N * input_size());
@@ -223,7 +215,7 @@ std::vector<Tensor> Model::layer_outputs(std::span<const float> x, std::size_t N
 }
 
 Tensor Model::predict_proba(std::span<const float> x, std::size_t N) {
-  EvalScope eval(*this);
+  const nn::EvalScope eval(*this);
   const std::size_t C = num_classes(), D = input_size(), chunk = inference_chunk();
   Tensor probs({N, C});
   for (std::size_t s = 0; s < N; s += chunk) {
@@ -235,7 +227,7 @@ Tensor Model::predict_proba(std::span<const float> x, std::size_t N) {
 }
 
 std::vector<std::int32_t> Model::predict(std::span<const float> x, std::size_t N) {
-  EvalScope eval(*this);
+  const nn::EvalScope eval(*this);
   const std::size_t C = num_classes(), D = input_size(), chunk = inference_chunk();
   std::vector<std::int32_t> out(N);
   for (std::size_t s = 0; s < N; s += chunk) {

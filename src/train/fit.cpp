@@ -5,6 +5,7 @@
 #include "mnist/dist.hpp"
 #include "mnist/loss.hpp"
 #include "mnist/train.hpp"
+#include "nn/eval_scope.hpp"
 
 namespace mnist {
 
@@ -21,16 +22,6 @@ std::vector<double> History::val_history() const {
 }
 
 namespace {
-// Eval mode (BatchNorm's running statistics, no dropout) for an evaluation pass; the caller's mode restored after.
-struct EvalScope {
-  explicit EvalScope(Model& model) : m(model), was_training(model.training()) { m.eval(); }
-  EvalScope(const EvalScope&) = delete;
-  EvalScope& operator=(const EvalScope&) = delete;
-  ~EvalScope() { m.train(was_training); }
-  Model& m;
-  bool was_training;
-};
-
 // Loss sum and correct count of n rows (x [n, dim], labels y), each row's prediction into pred. Forwarded in pieces
 // of the model's inference chunk: a conv net's activations for a 1000-image batch take hundreds of MB.
 struct Scored {
@@ -54,7 +45,7 @@ Scored score_rows(Model& model, std::span<const float> x, std::span<const std::i
 }  // namespace
 
 EvalResult evaluate(Model& model, DataLoader& loader) {
-  const EvalScope scope(model);
+  const nn::EvalScope scope(model);
   EvalResult r;
   r.predictions.reserve(loader.size());
   r.labels.reserve(loader.size());
@@ -86,7 +77,7 @@ EvalResult evaluate(Model& model, DataLoader& loader) {
 
 EvalResult evaluate(Model& model, DataLoader& loader, dist::Communicator& comm) {
   if (comm.size() == 1) return evaluate(model, loader);
-  const EvalScope scope(model);
+  const nn::EvalScope scope(model);
   // Per batch, this rank's share of [correct, loss sum]; summed over ranks in one allreduce, then over batches in
   // batch order, so that every rank computes the same figures (and the counts are exact: whole numbers in doubles).
   std::vector<double> sums(2 * loader.num_batches(), 0.0);

@@ -105,6 +105,23 @@ std::vector<std::uint8_t> digit_jpeg(std::size_t width, std::size_t height, int 
   return bytes;
 }
 
+std::string read_http_answer(int fd) {
+  // Until the answer is complete (headers and Content-Length bytes), not until the server closes: a kept-alive
+  // connection would wait for its timeout.
+  std::string got;
+  char buf[4096];
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) {
+    got.append(buf, static_cast<std::size_t>(n));
+    const std::size_t head = got.find("\r\n\r\n");
+    if (head == std::string::npos) continue;
+    std::size_t length = 0;
+    const std::size_t field = got.find("Content-Length: ");
+    if (field != std::string::npos && field < head) length = std::strtoul(got.c_str() + field + 16, nullptr, 10);
+    if (got.size() >= head + 4 + length) break;
+  }
+  return got;
+}
+
 int raw_status(int port, const std::string& request, std::string* response) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return 0;
@@ -117,18 +134,7 @@ int raw_status(int port, const std::string& request, std::string* response) {
   std::string got;
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
       ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size())) {
-    char buf[4096];
-    // Until the answer is complete (headers and Content-Length bytes), not until the server closes: a kept-alive
-    // connection would wait for its timeout.
-    for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) {
-      got.append(buf, static_cast<std::size_t>(n));
-      const std::size_t head = got.find("\r\n\r\n");
-      if (head == std::string::npos) continue;
-      std::size_t length = 0;
-      const std::size_t field = got.find("Content-Length: ");
-      if (field != std::string::npos && field < head) length = std::strtoul(got.c_str() + field + 16, nullptr, 10);
-      if (got.size() >= head + 4 + length) break;
-    }
+    got = read_http_answer(fd);
   }
   ::close(fd);
   if (response) *response = got;

@@ -18,6 +18,8 @@ void write_test_model(const std::filesystem::path& path);
 std::vector<std::uint8_t> digit_png(std::size_t width, std::size_t height, int shape);
 /// The same drawing as a grayscale JPEG (libjpeg, quality 95).
 std::vector<std::uint8_t> digit_jpeg(std::size_t width, std::size_t height, int shape);
+/// One whole HTTP answer (headers and Content-Length bytes) read from the connected socket fd, which stays open.
+std::string read_http_answer(int fd);
 /// Sends request as is to 127.0.0.1:port and returns the response's status code (0 when none came).
 int raw_status(int port, const std::string& request, std::string* response = nullptr);
 /// Resident memory of a process, in KiB (VmRSS), 0 when unknown.

@@ -391,21 +391,7 @@ TEST(ServeLifecycle, AnswersARequestInFlightOnSigintThenExitsZero) {
   const auto send_all = [fd](const std::string& data) {
     return ::send(fd, data.data(), data.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(data.size());
   };
-  // One whole answer (headers and Content-Length bytes) read from fd: the connection stays open after it.
-  const auto read_answer = [fd] {
-    std::string got;
-    char buf[4096];
-    for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) {
-      got.append(buf, static_cast<std::size_t>(n));
-      const std::size_t head = got.find("\r\n\r\n");
-      if (head == std::string::npos) continue;
-      std::size_t length = 0;
-      const std::size_t field = got.find("Content-Length: ");
-      if (field != std::string::npos && field < head) length = std::strtoul(got.c_str() + field + 16, nullptr, 10);
-      if (got.size() >= head + 4 + length) break;
-    }
-    return got;
-  };
+  const auto read_answer = [fd] { return read_http_answer(fd); };
   ASSERT_TRUE(send_all("GET /api/model HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
   ASSERT_EQ(read_answer().rfind("HTTP/1.1 200", 0), 0u);
 

@@ -25,6 +25,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -161,6 +162,13 @@ class Model {
     forward_steps_ = steps;
   }
 
+  /// Data-parallel training: each process forwards a share of the batch. A layer that needs the whole batch's
+  /// statistics (BatchNorm2d in training mode, as PyTorch's SyncBatchNorm) sums its per-channel partial sums over
+  /// the processes with `sum` (an in-place allreduce; every process calls it in the same order, so every process
+  /// must run forward and backward each step, an empty share N = 0 included). Unset (the default, or an empty
+  /// function), BatchNorm2d normalises a share with the share's own statistics.
+  void set_cross_process_sum(std::function<void(std::span<double>)> sum) { cross_process_sum_ = std::move(sum); }
+
   /// logits[N, classes] of x[N, input_size] (a sample's values row-major over input_shape()). The returned span
   /// is valid until the next forward; x must stay alive and unchanged until backward (layers keep what their
   /// backward needs). Buffers grow to the largest N seen and are reused. first_sample: the index of x's first sample
@@ -195,6 +203,8 @@ class Model {
   std::size_t batch_ = 0;
   bool training_ = true;
   std::uint64_t seed_ = 0, forward_steps_ = 0;
+  bool forwarded_ = false;  // a training or evaluation forward ran (backward needs one), even of N = 0 rows
+  std::function<void(std::span<double>)> cross_process_sum_;
   void build_blocks();
 };
 

@@ -17,6 +17,40 @@ void batchnorm2d_forward_train(std::span<float> y, std::span<float> mean, std::s
                                std::size_t N, std::size_t C, std::size_t HW, float momentum, float eps,
                                std::size_t c0, std::size_t c1);
 
+// A batch split across processes (data-parallel training with synchronised statistics) runs each half in two
+// steps, the partial sums of every process summed (allreduced) between them. One process's share may be empty
+// (N = 0); M is the whole batch's value count per channel. With one process these give the fused functions' bits.
+
+/// sum[c] = Σ x over this share's N·HW values of channel c (lanes as the training forward), channels [c0, c1).
+void batchnorm2d_channel_sums(std::span<double> sum, std::span<const float> x, std::size_t N, std::size_t C,
+                              std::size_t HW, std::size_t c0, std::size_t c1);
+
+/// squares[c] = Σ (x − mean[c])² over this share, channels [c0, c1) (mean: the whole batch's, in double).
+void batchnorm2d_channel_squares(std::span<double> squares, std::span<const float> x, std::span<const double> mean,
+                                 std::size_t N, std::size_t C, std::size_t HW, std::size_t c0, std::size_t c1);
+
+/// The training forward from the whole batch's mean[c] and squares[c] over M values: mean_out, invstd, the
+/// running statistics and y of this share's N samples, as batchnorm2d_forward_train computes them.
+void batchnorm2d_normalise_train(std::span<float> y, std::span<float> mean_out, std::span<float> invstd,
+                                 std::span<float> running_mean, std::span<float> running_var,
+                                 std::span<const float> x, std::span<const float> gamma, std::span<const float> beta,
+                                 std::span<const double> mean, std::span<const double> squares, std::size_t M,
+                                 std::size_t N, std::size_t C, std::size_t HW, float momentum, float eps,
+                                 std::size_t c0, std::size_t c1);
+
+/// Backward's partial sums of this share, channels [c0, c1): sums[2c] = Σ dy, sums[2c + 1] = Σ dy·(x − mean).
+void batchnorm2d_backward_sums(std::span<double> sums, std::span<const float> dy, std::span<const float> x,
+                               std::span<const float> mean, std::size_t N, std::size_t C, std::size_t HW,
+                               std::size_t c0, std::size_t c1);
+
+/// Backward from the sums: dgamma, dbeta += this share's (local, so that the gradient allreduce adds the shares),
+/// dx of this share from the whole batch's (total, over M values), as batchnorm2d_backward computes them.
+void batchnorm2d_backward_apply(std::span<float> dx, std::span<float> dgamma, std::span<float> dbeta,
+                                std::span<const float> dy, std::span<const float> x, std::span<const float> mean,
+                                std::span<const float> invstd, std::span<const float> gamma,
+                                std::span<const double> local, std::span<const double> total, std::size_t M,
+                                std::size_t N, std::size_t C, std::size_t HW, std::size_t c0, std::size_t c1);
+
 /// Eval forward of channels [c0, c1): y = (x − running_mean)/sqrt(running_var + eps)·gamma + beta.
 void batchnorm2d_forward_eval(std::span<float> y, std::span<const float> x, std::span<const float> running_mean,
                               std::span<const float> running_var, std::span<const float> gamma,

@@ -162,9 +162,11 @@ std::span<const float> Model::forward(std::span<const float> x, std::size_t N, s
     throw Error("model input has " + std::to_string(x.size()) + " values, expected " +
                 std::to_string(N * input_size()));
   if (blocks_.empty()) throw Error("Model::forward on an empty model");
-  const nn::ForwardContext ctx{training_, seed_, forward_steps_, first_sample};
+  const nn::ForwardContext ctx{training_, seed_, forward_steps_, first_sample,
+                               cross_process_sum_ ? &cross_process_sum_ : nullptr};
   if (training_) ++forward_steps_;
   batch_ = N;
+  forwarded_ = true;
   std::span<const float> h = x.first(N * input_size());
   for (const std::unique_ptr<nn::Layer>& block : blocks_) h = block->forward(h, N, ctx);
   return h;
@@ -172,7 +174,7 @@ std::span<const float> Model::forward(std::span<const float> x, std::size_t N, s
 
 void Model::backward(std::span<const float> dlogits) {
   const std::size_t N = batch_;
-  if (batch_ == 0) throw Error("Model::backward called before forward");
+  if (!forwarded_) throw Error("Model::backward called before forward");
   if (dlogits.size() < N * num_classes())
     throw Error("Model::backward: dlogits has " + std::to_string(dlogits.size()) + " values, expected " +
                 std::to_string(N * num_classes()) + " (the last forward's " + std::to_string(N) + " rows)");
@@ -211,6 +213,7 @@ std::vector<Tensor> Model::layer_outputs(std::span<const float> x, std::size_t N
     out.emplace_back(shape, std::vector<float>(h.begin(), h.end()));
   }
   batch_ = 0;  // the blocks' saved inputs are not a whole forward's: no backward may follow
+  forwarded_ = false;
   return out;
 }
 

@@ -115,30 +115,43 @@ EvalResult evaluate(Model& model, DataLoader& loader, dist::Communicator& comm) 
 namespace {
 // One data-parallel step's gradient: this rank's shard of batch b, its dlogits scaled by shard / batch so that the
 // allreduced sum of the ranks' gradients is the whole batch's mean gradient. Returns the mean loss over the whole
-// batch and whether any rank's stop flag was set (both agreed by every rank).
+// batch and whether any rank's stop flag was set (both agreed by every rank). A rank whose shard of a short batch is
+// empty runs forward and backward all the same, on no rows: BatchNorm's statistics are summed over every rank, and
+// Dropout's step counter stays the ranks'.
 double shard_step(Model& model, const Batch& b, std::span<float> grad, dist::Communicator& comm, bool stop_here,
                   bool& stop_anywhere) {
   const std::size_t C = model.num_classes();
   const dist::Shard s = dist::shard_of(b.size, comm.rank(), comm.size());
   double local[2] = {0.0, stop_here ? 1.0 : 0.0};  // [loss sum over the shard, stop requested]
+  const std::span<const float> logits =
+      model.forward(b.x.subspan(s.begin * b.dim, s.count * b.dim), s.count, s.begin);
+  const std::span<float> dlogits = grad.first(s.count * C);
   if (s.count > 0) {
-    const std::span<const float> logits =
-        model.forward(b.x.subspan(s.begin * b.dim, s.count * b.dim), s.count, s.begin);
-    const std::span<float> dlogits = grad.first(s.count * C);
     const double loss = cross_entropy_with_grad(dlogits, logits, b.y.subspan(s.begin, s.count), s.count, C);
     const float scale = static_cast<float>(s.count) / static_cast<float>(b.size);
     for (float& g : dlogits) g *= scale;
-    model.backward(dlogits);
     local[0] = loss * static_cast<double>(s.count);
-  } else if (model.training()) {
-    // No share of this (short) batch: count the step all the same, so that Dropout's step counter stays the ranks'.
-    model.set_dropout_state(model.dropout_seed(), model.dropout_steps() + 1);
   }
+  model.backward(dlogits);
   comm.allreduce_sum(model.gradients());
   comm.allreduce_sum(std::span<double>(local, 2));
   stop_anywhere = local[1] > 0.0;
   return local[0] / static_cast<double>(b.size);
 }
+
+// While it lives, the model's BatchNorm layers sum their statistics over comm's ranks (one process: nothing to do).
+class CrossProcessStatistics {
+ public:
+  CrossProcessStatistics(Model& model, dist::Communicator& comm) : model_(model) {
+    if (comm.size() > 1) model.set_cross_process_sum([&comm](std::span<double> v) { comm.allreduce_sum(v); });
+  }
+  ~CrossProcessStatistics() { model_.set_cross_process_sum({}); }
+  CrossProcessStatistics(const CrossProcessStatistics&) = delete;
+  CrossProcessStatistics& operator=(const CrossProcessStatistics&) = delete;
+
+ private:
+  Model& model_;
+};
 }  // namespace
 
 History fit(Model& model, DataLoader& train, DataLoader& val, Optimizer& optimizer, const FitOptions& options) {
@@ -147,6 +160,7 @@ History fit(Model& model, DataLoader& train, DataLoader& val, Optimizer& optimiz
   dist::SingleProcess single;
   dist::Communicator& comm = options.comm ? *options.comm : single;
   const bool parallel = comm.size() > 1;
+  const CrossProcessStatistics synchronised_batchnorm(model, comm);
   const std::size_t C = model.num_classes();
   // The loop's only buffer, sized once: the gradient of the logits.
   std::vector<float> grad(train.batch_size() * C);
@@ -182,9 +196,9 @@ History fit(Model& model, DataLoader& train, DataLoader& val, Optimizer& optimiz
         return h;
       }
     }
-    // The ranks must still hold one model; state outside the gradient (BatchNorm's running statistics, which each
-    // rank updates from its own share of the batches) becomes rank 0's, so that validation and the checkpoint agree
-    // on every rank.
+    // The ranks must hold one model. BatchNorm's running statistics come from the same whole-batch sums on every
+    // rank; rank 0's are made everyone's all the same, so that validation and the checkpoint agree to the bit even
+    // if an allreduce rounded differently on some rank.
     dist::synchronise_model(comm, model, model.buffers());
     const EvalResult v = evaluate(model, val, comm);
     EpochStats s;

@@ -182,6 +182,46 @@ void forward_image(std::span<float> y, std::span<float> cols_n, std::span<const 
     for (std::size_t o = 0; o < s.O; ++o)
       for (std::size_t q = 0; q < P; ++q) y_n[o * P + q] += b[o];
 }
+// Stride 1 without columns (an implicit im2col): the input plane, zero-padded to Hp x S (S = W + 2·padding) when
+// padding > 0, is B itself: row (c, ky, kx) of the columns is the plane read from c·Hp·S + ky·S + kx, so output
+// (oy, ox) lands at oy·S + ox of a grid S wide (the K − 1 extra columns per row are computed and dropped). The grid's
+// rows are then copied out with the bias added. Every element's chain is forward_image's (k in (c, ky, kx) order,
+// from zero, the bias added after), so the bits are the same; no columns are written or read back.
+void forward_image_implicit(std::span<float> y, std::vector<float>& own, std::span<const float> x,
+                            std::span<const float> w, std::span<const float> b, const Conv2dShape& s, std::size_t n) {
+  const std::size_t p = s.padding, Hp = s.H + 2 * p, S = s.W + 2 * p, plane = Hp * S;
+  const std::size_t OH = s.OH(), OW = s.OW(), P = OH * OW, J = (OH - 1) * S + OW, KK = s.patch();
+  thread_local std::vector<std::size_t> rows;
+  rows.resize(KK);
+  for (std::size_t c = 0, k = 0; c < s.C; ++c)
+    for (std::size_t ky = 0; ky < s.K; ++ky)
+      for (std::size_t kx = 0; kx < s.K; ++kx) rows[k++] = c * plane + ky * S + kx;
+  own.resize(s.O * J + (p > 0 ? s.C * plane : 0));
+  float* grid = own.data();  // [O, J]
+  const float* image = x.data() + n * s.C * s.H * s.W;
+  if (p > 0) {
+    float* padded = own.data() + s.O * J;  // [C, Hp, S]
+    std::fill(padded, padded + s.C * plane, 0.0f);
+    for (std::size_t c = 0; c < s.C; ++c)
+      for (std::size_t iy = 0; iy < s.H; ++iy)
+        std::copy_n(image + (c * s.H + iy) * s.W, s.W, padded + c * plane + (iy + p) * S + p);
+    image = padded;
+  }
+  tile_product({.c = grid, .ldc = J, .a = w.data(), .a_row = KK, .a_k = 1, .b = image, .ldb = 0, .b_rows = rows.data(),
+                .M = s.O, .J = J, .K = KK, .init = TileProduct::Init::Zero});
+  float* y_n = y.data() + n * s.O * P;
+  for (std::size_t o = 0; o < s.O; ++o) {
+    const float bias = b.empty() ? 0.0f : b[o];
+    for (std::size_t oy = 0; oy < OH; ++oy) {
+      const float* from = grid + o * J + oy * S;
+      float* to = y_n + o * P + oy * OW;
+      if (b.empty())
+        std::copy_n(from, OW, to);
+      else
+        for (std::size_t ox = 0; ox < OW; ++ox) to[ox] = from[ox] + bias;
+    }
+  }
+}
 }  // namespace
 
 void conv2d_forward(std::span<float> y, std::span<float> cols, std::span<const float> x, std::span<const float> w,
@@ -300,6 +340,10 @@ void conv2d_backward_weight_from_input(std::span<float> dw, std::span<float> db,
 void conv2d_forward_transient(std::span<float> y, std::span<const float> x, std::span<const float> w,
                               std::span<const float> b, const Conv2dShape& s, std::size_t n0, std::size_t n1) {
   std::vector<float>& own = scratch(2);
+  if (s.stride == 1) {
+    for (std::size_t n = n0; n < n1; ++n) forward_image_implicit(y, own, x, w, b, s, n);
+    return;
+  }
   own.resize(s.patch() * s.pixels());
   for (std::size_t n = n0; n < n1; ++n) forward_image(y, own, x, w, b, s, n);
 }

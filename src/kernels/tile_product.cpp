@@ -40,6 +40,7 @@ __attribute__((target("avx512f"))) void tile_avx512(const TileProduct& p, std::s
   const float* a = p.a + i0 * p.a_row;
   const float* b = p.b + j0;
   for (std::size_t k = 0; k < p.K; ++k) {
+    if (p.b_rows) b = p.b + j0 + p.b_rows[k];
     __m512 bv[V];
 #pragma GCC unroll 4
     for (int v = 0; v < V; ++v) {
@@ -80,6 +81,7 @@ __attribute__((target("avx2,fma"))) void tile_avx2(const TileProduct& p, std::si
   const float* a = p.a + i0 * p.a_row;
   const float* b = p.b + j0;
   for (std::size_t k = 0; k < p.K; ++k) {
+    if (p.b_rows) b = p.b + j0 + p.b_rows[k];
     __m256 bv[V];
 #pragma GCC unroll 2
     for (int v = 0; v < V; ++v) {
@@ -133,7 +135,8 @@ void product_scalar(const TileProduct& p) {
     float* c = p.c + i * p.ldc;
     for (std::size_t j = 0; j < p.J; ++j) {
       float s = p.init == Init::Zero ? 0.0f : p.init == Init::Rows ? p.row_init[i] : c[j];
-      for (std::size_t k = 0; k < p.K; ++k) s = std::fma(p.a[i * p.a_row + k * p.a_k], p.b[k * p.ldb + j], s);
+      for (std::size_t k = 0; k < p.K; ++k)
+        s = std::fma(p.a[i * p.a_row + k * p.a_k], p.b[(p.b_rows ? p.b_rows[k] : k * p.ldb) + j], s);
       c[j] = s;
     }
   }

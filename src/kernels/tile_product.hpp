@@ -15,6 +15,8 @@ struct TileProduct {
   std::size_t a_row, a_k;
   const float* b;             ///< B [K, J], rows ldb apart (0: the same row K times)
   std::size_t ldb;
+  const std::size_t* b_rows = nullptr;  ///< when set, row k of B starts at b + b_rows[k] (ldb unused): the rows
+                                        ///< of an implicit im2col, each a shifted window of the input plane
   std::size_t M, J, K;
   Init init = Init::Zero;
   const float* row_init = nullptr;  ///< [M], for Init::Rows

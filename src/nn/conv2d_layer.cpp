@@ -27,17 +27,19 @@ class Conv2dLayer final : public Layer {
     keep_columns_ = kernels::conv2d_keeps_columns(s_);
   }
 
-  std::span<const float> forward(std::span<const float> x, std::size_t N, const ForwardContext&) override {
+  std::span<const float> forward(std::span<const float> x, std::size_t N, const ForwardContext& ctx) override {
     x_ = x.first(N * s_.C * s_.H * s_.W);
     N_ = N;
     grow(y_, N * s_.O * s_.pixels());  // [N, O, OH, OW]
     // Few input channels: keep the batch's columns [N, C·K·K, OH·OW] for the weight gradient; many: rebuild them
-    // from x there (the same bits; which is faster was measured per shape, kernels::conv2d_keeps_columns).
-    if (keep_columns_) grow(cols_, N * s_.patch() * s_.pixels());
+    // from x there (the same bits; which is faster was measured per shape, kernels::conv2d_keeps_columns). In eval
+    // mode nothing is kept: the columns stay in cache, and a backward (rare after eval) rebuilds them.
+    kept_ = keep_columns_ && ctx.training;
+    if (kept_) grow(cols_, N * s_.patch() * s_.pixels());
     const std::size_t chunks = image_chunks(N);
     auto run = [&](std::size_t c) {
       const kernels::Range r = kernels::chunk_range(N, chunks, c);
-      if (keep_columns_)
+      if (kept_)
         kernels::conv2d_forward(y_, cols_, x_, weight(state_.params), bias(state_.params), s_, r.begin, r.end);
       else
         kernels::conv2d_forward_transient(y_, x_, weight(state_.params), bias(state_.params), s_, r.begin, r.end);
@@ -56,7 +58,7 @@ class Conv2dLayer final : public Layer {
     const std::size_t o_chunks = std::min<std::size_t>(s_.O, static_cast<std::size_t>(kernels::num_threads()));
     auto weights = [&](std::size_t c) {
       const kernels::Range r = kernels::chunk_range(s_.O, o_chunks, c);
-      if (keep_columns_)
+      if (kept_)
         kernels::conv2d_backward_weight(weight(state_.grads), bias(state_.grads), dy, cols_, s_, N, r.begin, r.end);
       else
         kernels::conv2d_backward_weight_from_input(weight(state_.grads), bias(state_.grads), dy, x_, s_, N, r.begin,
@@ -81,7 +83,8 @@ class Conv2dLayer final : public Layer {
   kernels::Conv2dShape s_;
   std::span<const float> x_;
   std::size_t N_ = 0;
-  bool keep_columns_ = true;
+  bool keep_columns_ = true;  // the shape's choice for training forwards
+  bool kept_ = false;         // the last forward kept its columns in cols_
   std::vector<float> y_, cols_, dx_, dcols_;
 
   static std::size_t image_chunks(std::size_t N) { return std::max<std::size_t>(1, (N + kImagesPerChunk - 1) / kImagesPerChunk); }

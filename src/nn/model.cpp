@@ -186,7 +186,7 @@ void Model::backward(std::span<const float> dlogits) {
 // for a conv net (its im2col columns grow with the chunk).
 std::size_t Model::inference_chunk() const {
   for (const LayerSpec& l : layers_)
-    if (l.kind == LayerSpec::Kind::Conv2d) return 128;
+    if (l.kind == LayerSpec::Kind::Conv2d) return 16;
   return 512;
 }
 

@@ -153,6 +153,30 @@ TEST(TileProduct, VectorPathHasTheScalarPathsBitsAndTheDoubleSums) {
   }
 }
 
+// Rows of B given by offsets (an implicit im2col): every path reads row k at b + b_rows[k], with the same bits as
+// the product over those rows copied out into a plain B.
+TEST(TileProduct, RowOffsetsReadTheRowsTheyName) {
+  const std::size_t M = 7, J = 37, K = 9, span = 60;
+  const std::vector<float> a = random_floats(M * K, 5), plane = random_floats(K * span, 6);
+  std::vector<std::size_t> rows(K);
+  std::vector<float> b(K * J);
+  for (std::size_t k = 0; k < K; ++k) {
+    rows[k] = (K - 1 - k) * span + (k * 7) % (span - J);  // out of order, overlapping nothing in particular
+    std::copy_n(plane.data() + rows[k], J, b.data() + k * J);
+  }
+  std::vector<float> want(M * J);
+  tile_product_on(TilePath::Scalar, {.c = want.data(), .ldc = J, .a = a.data(), .a_row = K, .a_k = 1, .b = b.data(),
+                                     .ldb = J, .M = M, .J = J, .K = K});
+  for (const auto& [path, have] : {std::pair{TilePath::Scalar, true}, std::pair{TilePath::Avx2, kHaveAvx2},
+                                   std::pair{TilePath::Avx512, kHaveAvx512}}) {
+    if (!have) continue;
+    std::vector<float> got(M * J, -1.0f);
+    tile_product_on(path, {.c = got.data(), .ldc = J, .a = a.data(), .a_row = K, .a_k = 1, .b = plane.data(),
+                           .ldb = 0, .b_rows = rows.data(), .M = M, .J = J, .K = K});
+    EXPECT_EQ(got, want) << "path " << static_cast<int>(path);
+  }
+}
+
 TEST(Conv2dKernel, Im2colAndCol2imMatchPlainLoops) {
   for (const ConvCase& c : kConvCases) {
     const Conv2dShape& s = c.s;
@@ -279,7 +303,8 @@ TEST(Conv2dKernel, ResultsDoNotDependOnTheRangesOfACall) {
   }
 }
 
-// Without the kept columns: the same bits as with them, for the whole batch and for ranges.
+// Without the kept columns (stride 1: the implicit im2col over a padded plane; other strides: private columns): the
+// same bits as with them, for the whole batch and for ranges.
 TEST(Conv2dKernel, TransientColumnsGiveTheSameBits) {
   for (const ConvCase& c : kConvCases) {
     const ConvData d(c, 33);

@@ -255,9 +255,13 @@ namespace {
 // The weight gradient with image n's columns from columns_of(n) (kept by the forward, or rebuilt from x).
 template <class Columns>
 void backward_weight(std::span<float> dw, std::span<float> db, std::span<const float> dy, Columns columns_of,
-                     const Conv2dShape& s, std::size_t N, std::size_t o0, std::size_t o1) {
-  if (o1 <= o0) return;
+                     const Conv2dShape& s, std::size_t N, std::size_t o0, std::size_t o1, std::size_t r0,
+                     std::size_t r1) {
   const std::size_t KK = s.patch(), P = s.pixels(), Oc = o1 - o0, R = KK + 1;
+  r1 = std::min(r1, db.empty() ? KK : R);  // rows [r0, r1) of [dw | db]ᵀ: patch rows, then the bias
+  if (o1 <= o0 || r1 <= r0) return;
+  const std::size_t w1 = std::min(r1, KK);  // the weight rows among them: [r0, w1)
+  const bool bias = r1 > KK;
   std::vector<float>& acc = scratch(0);
   std::vector<float>& t = scratch(1);
   static const float one = 1.0f;
@@ -266,24 +270,22 @@ void backward_weight(std::span<float> dw, std::span<float> db, std::span<const f
     acc.resize(Oc * R);
     t.resize(P * R);
     for (std::size_t o = 0; o < Oc; ++o) {
-      std::copy(dw.begin() + static_cast<std::ptrdiff_t>((o0 + o) * KK),
-                dw.begin() + static_cast<std::ptrdiff_t>((o0 + o + 1) * KK), acc.begin() + static_cast<std::ptrdiff_t>(o * R));
-      acc[o * R + KK] = db.empty() ? 0.0f : db[o0 + o];
+      for (std::size_t r = r0; r < w1; ++r) acc[o * R + r] = dw[(o0 + o) * KK + r];
+      if (bias) acc[o * R + KK] = db[o0 + o];
     }
     for (std::size_t p = 0; p < P; ++p) t[p * R + KK] = 1.0f;
     for (std::size_t n = 0; n < N; ++n) {
       const float* c = columns_of(n);
       for (std::size_t p = 0; p < P; ++p)
-        for (std::size_t r = 0; r < KK; ++r) t[p * R + r] = c[r * P + p];
-      // acc [Oc, R] += dy_n [Oc, P] · t [P, R]
-      tile_product({.c = acc.data(), .ldc = R, .a = dy.data() + (n * s.O + o0) * P, .a_row = P, .a_k = 1,
-                    .b = t.data(), .ldb = R, .M = Oc, .J = db.empty() ? KK : R, .K = P,
+        for (std::size_t r = r0; r < w1; ++r) t[p * R + r] = c[r * P + p];
+      // acc [Oc, r0 .. r1) += dy_n [Oc, P] · t [P, r0 .. r1)
+      tile_product({.c = acc.data() + r0, .ldc = R, .a = dy.data() + (n * s.O + o0) * P, .a_row = P, .a_k = 1,
+                    .b = t.data() + r0, .ldb = R, .M = Oc, .J = r1 - r0, .K = P,
                     .init = TileProduct::Init::Accumulate});
     }
     for (std::size_t o = 0; o < Oc; ++o) {
-      std::copy(acc.begin() + static_cast<std::ptrdiff_t>(o * R), acc.begin() + static_cast<std::ptrdiff_t>(o * R + KK),
-                dw.begin() + static_cast<std::ptrdiff_t>((o0 + o) * KK));
-      if (!db.empty()) db[o0 + o] = acc[o * R + KK];
+      for (std::size_t r = r0; r < w1; ++r) dw[(o0 + o) * KK + r] = acc[o * R + r];
+      if (bias) db[o0 + o] = acc[o * R + KK];
     }
     return;
   }
@@ -291,8 +293,8 @@ void backward_weight(std::span<float> dw, std::span<float> db, std::span<const f
   acc.resize(R * Oc);
   t.resize(P * Oc);
   for (std::size_t o = o0; o < o1; ++o) {
-    for (std::size_t r = 0; r < KK; ++r) acc[r * Oc + o - o0] = dw[o * KK + r];
-    acc[KK * Oc + o - o0] = db.empty() ? 0.0f : db[o];
+    for (std::size_t r = r0; r < w1; ++r) acc[r * Oc + o - o0] = dw[o * KK + r];
+    if (bias) acc[KK * Oc + o - o0] = db[o];
   }
   for (std::size_t n = 0; n < N; ++n) {
     // Transposed in blocks of 16 pixels, so that reads and writes both stay within a few cache lines.
@@ -302,17 +304,18 @@ void backward_weight(std::span<float> dw, std::span<float> db, std::span<const f
       for (std::size_t o = 0; o < Oc; ++o)
         for (std::size_t p = p0; p < p1; ++p) t[p * Oc + o] = g[o * P + p];
     }
-    // acc [KK, Oc] += cols_n [KK, P] · t [P, Oc]
-    tile_product({.c = acc.data(), .ldc = Oc, .a = columns_of(n), .a_row = P, .a_k = 1, .b = t.data(),
-                  .ldb = Oc, .M = KK, .J = Oc, .K = P, .init = TileProduct::Init::Accumulate});
+    // acc [r0 .. w1, Oc] += cols_n [r0 .. w1, P] · t [P, Oc]
+    if (w1 > r0)
+      tile_product({.c = acc.data() + r0 * Oc, .ldc = Oc, .a = columns_of(n) + r0 * P, .a_row = P, .a_k = 1,
+                    .b = t.data(), .ldb = Oc, .M = w1 - r0, .J = Oc, .K = P, .init = TileProduct::Init::Accumulate});
     // acc [KK, Oc] (the bias row) += Σ_p 1 · t[p]: fma(1, g, s) is exactly s + g.
-    if (!db.empty())
+    if (bias)
       tile_product({.c = acc.data() + KK * Oc, .ldc = Oc, .a = &one, .a_row = 0, .a_k = 0, .b = t.data(),
                     .ldb = Oc, .M = 1, .J = Oc, .K = P, .init = TileProduct::Init::Accumulate});
   }
   for (std::size_t o = o0; o < o1; ++o) {
-    for (std::size_t r = 0; r < KK; ++r) dw[o * KK + r] = acc[r * Oc + o - o0];
-    if (!db.empty()) db[o] = acc[KK * Oc + o - o0];
+    for (std::size_t r = r0; r < w1; ++r) dw[o * KK + r] = acc[r * Oc + o - o0];
+    if (bias) db[o] = acc[KK * Oc + o - o0];
   }
 }
 
@@ -320,21 +323,21 @@ void backward_weight(std::span<float> dw, std::span<float> db, std::span<const f
 
 void conv2d_backward_weight(std::span<float> dw, std::span<float> db, std::span<const float> dy,
                             std::span<const float> cols, const Conv2dShape& s, std::size_t N, std::size_t o0,
-                            std::size_t o1) {
+                            std::size_t o1, std::size_t r0, std::size_t r1) {
   const std::size_t size = s.patch() * s.pixels();
-  backward_weight(dw, db, dy, [&](std::size_t n) { return cols.data() + n * size; }, s, N, o0, o1);
+  backward_weight(dw, db, dy, [&](std::size_t n) { return cols.data() + n * size; }, s, N, o0, o1, r0, r1);
 }
 
 void conv2d_backward_weight_from_input(std::span<float> dw, std::span<float> db, std::span<const float> dy,
                                        std::span<const float> x, const Conv2dShape& s, std::size_t N,
-                                       std::size_t o0, std::size_t o1) {
+                                       std::size_t o0, std::size_t o1, std::size_t r0, std::size_t r1) {
   std::vector<float>& own = scratch(2);
   own.resize(s.patch() * s.pixels());
   const std::size_t image = s.C * s.H * s.W;
   backward_weight(dw, db, dy, [&](std::size_t n) {
     im2col(own, x.subspan(n * image, image), s);
     return static_cast<const float*>(own.data());
-  }, s, N, o0, o1);
+  }, s, N, o0, o1, r0, r1);
 }
 
 void conv2d_forward_transient(std::span<float> y, std::span<const float> x, std::span<const float> w,

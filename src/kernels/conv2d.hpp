@@ -39,10 +39,12 @@ void conv2d_backward_input(std::span<float> dx, std::span<float> dcols, std::spa
 
 /// Weight and bias gradients of output channels [o0, o1), accumulated (+=) over the batch's N images in order
 /// n = 0 .. N−1: dw[o] += Σ_n dy_n[o] · cols_nᵀ, db[o] += Σ_n Σ_pixels dy_n[o]. dw is [O, C·K·K], db [O] (may be
-/// empty: no bias gradient).
+/// empty: no bias gradient). Only patch rows [r0, r1) of dw are computed, row C·K·K standing for db (by default
+/// all): every element is the same chain whoever computes it, so ranges of rows or channels give the same bits.
+inline constexpr std::size_t kAllRows = static_cast<std::size_t>(-1);
 void conv2d_backward_weight(std::span<float> dw, std::span<float> db, std::span<const float> dy,
                             std::span<const float> cols, const Conv2dShape& s, std::size_t N, std::size_t o0,
-                            std::size_t o1);
+                            std::size_t o1, std::size_t r0 = 0, std::size_t r1 = kAllRows);
 
 /// The same two without keeping the batch's columns (K² times the input: 29 MB for a 32->64 3x3 layer on 14x14 at
 /// batch 128, written by the forward and read back by the weight gradient, beyond the caches): the forward builds
@@ -54,7 +56,8 @@ void conv2d_forward_transient(std::span<float> y, std::span<const float> x, std:
                               std::span<const float> b, const Conv2dShape& s, std::size_t n0, std::size_t n1);
 void conv2d_backward_weight_from_input(std::span<float> dw, std::span<float> db, std::span<const float> dy,
                                        std::span<const float> x, const Conv2dShape& s, std::size_t N,
-                                       std::size_t o0, std::size_t o1);
+                                       std::size_t o0, std::size_t o1, std::size_t r0 = 0,
+                                       std::size_t r1 = kAllRows);
 
 /// Whether a layer of this shape is faster keeping its columns (conv2d_forward + conv2d_backward_weight) than
 /// without (the two above), as measured at the presets' shapes: keep them below 8 input channels.

@@ -51,20 +51,27 @@ class Conv2dLayer final : public Layer {
   std::span<const float> backward(std::span<const float> dy, bool need_dx) override {
     const std::size_t N = N_;
     dy = dy.first(N * s_.O * s_.pixels());
-    // One output-channel range per thread. Unlike the image chunks this may follow the thread count: every dw/db
-    // element is one chain over the whole batch whatever the range (kernels/conv2d.hpp), so the bits do not move. More
-    // ranges than threads would only cost: each range re-reads (or rebuilds, or transposes) every image's columns and
-    // runs a narrower product.
-    const std::size_t o_chunks = std::min<std::size_t>(s_.O, static_cast<std::size_t>(kernels::num_threads()));
+    // One range per thread. Unlike the image chunks this may follow the thread count: every dw/db element is one
+    // chain over the whole batch whatever the range (kernels/conv2d.hpp), so the bits do not move. More ranges than
+    // threads would only cost: each range re-reads (or rebuilds, or transposes) every image's columns. Where the
+    // kernel runs the output channels across vector lanes (C·K·K + 1 >= O), a range of fewer than 16 channels
+    // leaves lanes idle and still runs every patch row (two ranges of lenet5.conv1's 6 channels cost each thread
+    // what one range costs one thread: measured lenet5 slower on 2 threads than on 1), so such a layer splits its
+    // patch rows instead, each range with all the channels.
+    const std::size_t threads = static_cast<std::size_t>(kernels::num_threads()), R = s_.patch() + 1;
+    const bool by_rows = R >= s_.O && s_.O < 16 * threads;
+    const std::size_t ranges = std::min(by_rows ? R : s_.O, threads);
     auto weights = [&](std::size_t c) {
-      const kernels::Range r = kernels::chunk_range(s_.O, o_chunks, c);
+      const kernels::Range r = kernels::chunk_range(by_rows ? R : s_.O, ranges, c);
+      const std::size_t o0 = by_rows ? 0 : r.begin, o1 = by_rows ? s_.O : r.end;
+      const std::size_t r0 = by_rows ? r.begin : 0, r1 = by_rows ? r.end : kernels::kAllRows;
       if (kept_)
-        kernels::conv2d_backward_weight(weight(state_.grads), bias(state_.grads), dy, cols_, s_, N, r.begin, r.end);
+        kernels::conv2d_backward_weight(weight(state_.grads), bias(state_.grads), dy, cols_, s_, N, o0, o1, r0, r1);
       else
-        kernels::conv2d_backward_weight_from_input(weight(state_.grads), bias(state_.grads), dy, x_, s_, N, r.begin,
-                                                   r.end);
+        kernels::conv2d_backward_weight_from_input(weight(state_.grads), bias(state_.grads), dy, x_, s_, N, o0, o1,
+                                                   r0, r1);
     };
-    kernels::parallel_for_chunks(o_chunks, weights);
+    kernels::parallel_for_chunks(ranges, weights);
     if (!need_dx) return {};
     grow(dx_, N * s_.C * s_.H * s_.W);
     const std::size_t chunks = image_chunks(N), per = s_.patch() * s_.pixels();

@@ -300,6 +300,13 @@ TEST(Conv2dKernel, ResultsDoNotDependOnTheRangesOfACall) {
     EXPECT_EQ(db1, db2) << name(c);
     EXPECT_EQ(dw1, dw3) << name(c);
     EXPECT_EQ(db1, db3) << name(c);
+    // Ranges of patch rows (row C·K·K: the bias), in any order: the same bits.
+    std::vector<float> dw4(s.O * KK, 0.25f), db4(s.O, 0.5f);
+    const std::size_t R = KK + 1, cut_r = R / 3;
+    conv2d_backward_weight(dw4, db4, d.dy, cols1, s, c.N, 0, s.O, cut_r, R);
+    conv2d_backward_weight(dw4, db4, d.dy, cols1, s, c.N, 0, s.O, 0, cut_r);
+    EXPECT_EQ(dw1, dw4) << name(c);
+    EXPECT_EQ(db1, db4) << name(c);
   }
 }
 
@@ -321,6 +328,12 @@ TEST(Conv2dKernel, TransientColumnsGiveTheSameBits) {
     conv2d_backward_weight_from_input(dw2, db2, d.dy, d.x, s, c.N, 0, cut);
     EXPECT_EQ(dw1, dw2) << name(c);
     EXPECT_EQ(db1, db2) << name(c);
+    std::vector<float> dw3(s.O * s.patch(), 0.5f), db3(s.O, 0.25f);
+    const std::size_t rows = s.patch() / 2 + 1;
+    conv2d_backward_weight_from_input(dw3, db3, d.dy, d.x, s, c.N, 0, s.O, rows, s.patch() + 1);
+    conv2d_backward_weight_from_input(dw3, db3, d.dy, d.x, s, c.N, 0, s.O, 0, rows);
+    EXPECT_EQ(dw1, dw3) << name(c);
+    EXPECT_EQ(db1, db3) << name(c);
   }
 }
 

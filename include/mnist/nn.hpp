@@ -175,8 +175,8 @@ class Model {
   /// in the step's whole batch when x is a share of it (a data-parallel rank's), so that Dropout gives these samples
   /// the masks the whole batch would give them.
   std::span<const float> forward(std::span<const float> x, std::size_t N, std::size_t first_sample = 0);
-  /// Samples per forward when predicting or evaluating: large for an MLP (whose buffers are small), a training
-  /// batch's worth for a conv net (its activations and columns grow with the count).
+  /// Samples per forward when predicting or evaluating: large for an MLP (whose buffers are small), 16 for a conv
+  /// net (so that a chunk's activations stay in cache from one layer to the next).
   std::size_t inference_chunk() const;
   /// Accumulates (+=) the gradient of the loss into gradients(), given dlogits[N, classes] for the last forward.
   void backward(std::span<const float> dlogits);

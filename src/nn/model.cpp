@@ -182,8 +182,9 @@ void Model::backward(std::span<const float> dlogits) {
   for (std::size_t i = blocks_.size(); i-- > 0;) dy = blocks_[i]->backward(dy, i > 0);
 }
 
-// Samples per forward when predicting: large chunks for an MLP (whose buffers are small), a training batch's worth
-// for a conv net (its im2col columns grow with the chunk).
+// Samples per forward when predicting: large chunks for an MLP (whose buffers are small), 16 images for a conv net:
+// cnn's first activations for 128 images take 13 MB, and the ReLU, pooling and BatchNorm passes over them went to
+// memory (38% of inference time); 16 measured faster than 8, 32 and 128 (docs/performance.md#conv-presets).
 std::size_t Model::inference_chunk() const {
   for (const LayerSpec& l : layers_)
     if (l.kind == LayerSpec::Kind::Conv2d) return 16;

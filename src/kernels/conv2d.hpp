@@ -60,7 +60,11 @@ void conv2d_backward_weight_from_input(std::span<float> dw, std::span<float> db,
                                        std::size_t r1 = kAllRows);
 
 /// Whether a layer of this shape is faster keeping its columns (conv2d_forward + conv2d_backward_weight) than
-/// without (the two above), as measured at the presets' shapes: keep them below 8 input channels.
-inline bool conv2d_keeps_columns(const Conv2dShape& s) { return s.C < 8; }
+/// without (the two above), as measured at the presets' shapes: keep them below 8 input channels, except for a
+/// stride-1 layer of at most 31 patch rows (lenet5.conv1, cnn.conv1): its forward reads the padded input directly
+/// (no columns) and its weight gradient builds the transposed columns from the input in K-float runs.
+inline bool conv2d_keeps_columns(const Conv2dShape& s) {
+  return s.C < 8 && !(s.stride == 1 && s.patch() + 1 <= 32);
+}
 
 }  // namespace mnist::kernels

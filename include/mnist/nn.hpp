@@ -166,8 +166,12 @@ class Model {
   /// statistics (BatchNorm2d in training mode, as PyTorch's SyncBatchNorm) sums its per-channel partial sums over
   /// the processes with `sum` (an in-place allreduce; every process calls it in the same order, so every process
   /// must run forward and backward each step, an empty share N = 0 included). Unset (the default, or an empty
-  /// function), BatchNorm2d normalises a share with the share's own statistics.
+  /// function), BatchNorm2d normalises a share with the share's own statistics. A moved model keeps it; a copy
+  /// does not (it would join the ranks' collectives uninvited).
   void set_cross_process_sum(std::function<void(std::span<double>)> sum) { cross_process_sum_ = std::move(sum); }
+  /// The function set_cross_process_sum set (empty by default). A training forward's BatchNorm layers keep their
+  /// own copy for the backward that follows.
+  const std::function<void(std::span<double>)>& cross_process_sum() const { return cross_process_sum_; }
 
   /// logits[N, classes] of x[N, input_size] (a sample's values row-major over input_shape()). The returned span
   /// is valid until the next forward; x must stay alive and unchanged until backward (layers keep what their

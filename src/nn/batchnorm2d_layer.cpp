@@ -27,7 +27,9 @@ class BatchNorm2dLayer final : public Layer {
     x_ = x.first(N * C_ * HW_);
     N_ = N;
     trained_ = ctx.training;
-    sum_ = ctx.training ? ctx.cross_process_sum : nullptr;
+    // A copy, not the model's: the backward must not depend on the model staying where it was, nor on the sum
+    // being reset in between (fit() clears it when it returns).
+    sum_ = ctx.training && ctx.cross_process_sum ? *ctx.cross_process_sum : nullptr;
     grow(y_, N * C_ * HW_);
     if (sum_)
       forward_synchronised();
@@ -55,7 +57,7 @@ class BatchNorm2dLayer final : public Layer {
         kernels::batchnorm2d_backward_sums(local_, dy, x_, mean_, N_, C_, HW_, c0, c1);
       });
       total_ = local_;
-      (*sum_)(total_);
+      sum_(total_);
       for_channels([&](std::size_t c0, std::size_t c1) {
         kernels::batchnorm2d_backward_apply(dx_, dgamma, dbeta, dy, x_, mean_, invstd_, gamma(), local_, total_, M_,
                                             N_, C_, HW_, c0, c1);
@@ -75,7 +77,7 @@ class BatchNorm2dLayer final : public Layer {
   bool trained_ = false;
   std::span<const float> x_;
   std::vector<float> y_, dx_, mean_, invstd_;
-  const std::function<void(std::span<double>)>* sum_ = nullptr;  // the last training forward's, or null
+  std::function<void(std::span<double>)> sum_;  // the last training forward's cross-process sum, or empty
   std::size_t M_ = 0;                                             // values per channel in the whole batch
   std::vector<double> moments_, squares_, local_, total_;         // [C + 1], [C], [2C], [2C]
 
@@ -103,7 +105,7 @@ class BatchNorm2dLayer final : public Layer {
       kernels::batchnorm2d_channel_sums(moments_, x_, N_, C_, HW_, c0, c1);
     });
     moments_[C_] = static_cast<double>(N_ * HW_);
-    (*sum_)(moments_);
+    sum_(moments_);
     M_ = static_cast<std::size_t>(moments_[C_]);
     for (std::size_t c = 0; c < C_; ++c) moments_[c] /= moments_[C_] > 0 ? moments_[C_] : 1.0;
     const std::span<const double> mean(moments_.data(), C_);
@@ -111,7 +113,7 @@ class BatchNorm2dLayer final : public Layer {
     for_channels([&](std::size_t c0, std::size_t c1) {
       kernels::batchnorm2d_channel_squares(squares_, x_, mean, N_, C_, HW_, c0, c1);
     });
-    (*sum_)(squares_);
+    sum_(squares_);
     for_channels([&](std::size_t c0, std::size_t c1) {
       kernels::batchnorm2d_normalise_train(y_, mean_, invstd_, running_mean(), running_var(), x_, gamma(), beta(),
                                            mean, squares_, M_, N_, C_, HW_, kMomentum, kEps, c0, c1);

@@ -21,8 +21,8 @@ struct ForwardContext {
   std::uint64_t seed = 0;      ///< the model's seed (Dropout's masks)
   std::uint64_t step = 0;      ///< training forwards before this one (Dropout draws a new mask per step)
   std::size_t first_sample = 0;  ///< the index of the batch's first sample in the step's whole batch (Dropout)
-  /// Sums partial statistics over the processes that share the step's batch (Model::set_cross_process_sum), or
-  /// null: BatchNorm2d in training mode then normalises with the whole batch's statistics, not its share's.
+  /// Sums partial statistics over the processes that share the step's batch (Model::set_cross_process_sum):
+  /// BatchNorm2d in training mode then normalises with the whole batch's statistics; null: with its share's.
   const std::function<void(std::span<double>)>* cross_process_sum = nullptr;
 };
 

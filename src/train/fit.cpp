@@ -139,18 +139,20 @@ double shard_step(Model& model, const Batch& b, std::span<float> grad, dist::Com
   return local[0] / static_cast<double>(b.size);
 }
 
-// While it lives, the model's BatchNorm layers sum their statistics over comm's ranks (one process: nothing to do).
+// While it lives, the model's BatchNorm layers sum their statistics over comm's ranks (one process: nothing to do);
+// the model's own setting comes back after.
 class CrossProcessStatistics {
  public:
-  CrossProcessStatistics(Model& model, dist::Communicator& comm) : model_(model) {
+  CrossProcessStatistics(Model& model, dist::Communicator& comm) : model_(model), before_(model.cross_process_sum()) {
     if (comm.size() > 1) model.set_cross_process_sum([&comm](std::span<double> v) { comm.allreduce_sum(v); });
   }
-  ~CrossProcessStatistics() { model_.set_cross_process_sum({}); }
+  ~CrossProcessStatistics() { model_.set_cross_process_sum(before_); }
   CrossProcessStatistics(const CrossProcessStatistics&) = delete;
   CrossProcessStatistics& operator=(const CrossProcessStatistics&) = delete;
 
  private:
   Model& model_;
+  std::function<void(std::span<double>)> before_;
 };
 }  // namespace
 

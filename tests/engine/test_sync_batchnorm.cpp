@@ -157,3 +157,25 @@ TEST(EmptyShare, EveryLayerKindRunsNoRows) {
       if (!b.count.empty()) EXPECT_EQ(b.count[0], 1);
   }
 }
+
+// The backward uses the sum its forward used, even when the model has moved in between or the sum was reset (as
+// fit() does when it returns).
+TEST(SyncBatchNorm, TheBackwardUsesItsForwardsSumAfterAMoveOrAReset) {
+  set_num_threads(1);
+  int calls = 0;
+  Model model = make_model(kBnNet, 3);
+  model.set_cross_process_sum([&calls](std::span<double>) { ++calls; });
+  const std::vector<float> x = random_values(4 * model.input_size(), 4, 0.0f, 2.0f);
+  const std::vector<float> r = random_values(4 * model.num_classes(), 5, -1.0f, 1.0f);
+  model.train();
+  model.forward(x, 4);
+  EXPECT_EQ(calls, 4);  // two BatchNorm layers, two sums each
+  Model moved = std::move(model);
+  EXPECT_NO_THROW(moved.backward(r));
+  EXPECT_EQ(calls, 6);  // one sum per layer
+  moved.forward(x, 4);
+  moved.set_cross_process_sum({});
+  EXPECT_NO_THROW(moved.backward(r));
+  EXPECT_EQ(calls, 12);
+  EXPECT_FALSE(moved.cross_process_sum());
+}

@@ -111,9 +111,10 @@ __attribute__((target("avx512f"))) void col2im_stride1_avx512(float* dx0, const 
 }
 
 // Scratch a chunk keeps between calls (grown once, never shrunk): the chains and the transposed operand of the
-// weight gradient, and one image's columns for the functions that keep none.
+// weight gradient, one image's columns (or the implicit forward's output grid) for the functions that keep none,
+// and one image's zero-padded input plane.
 std::vector<float>& scratch(int which) {
-  thread_local std::vector<float> buffers[3];
+  thread_local std::vector<float> buffers[4];
   return buffers[which];
 }
 
@@ -188,6 +189,18 @@ void forward_image(std::span<float> y, std::span<float> cols_n, std::span<const 
 // (oy, ox) lands at oy·S + ox of a grid S wide (the K − 1 extra columns per row are computed and dropped). The grid's
 // rows are then copied out with the bias added. Every element's chain is forward_image's (k in (c, ky, kx) order,
 // from zero, the bias added after), so the bits are the same; no columns are written or read back.
+// Image `image` [C, H, W] zero-padded to [C, H + 2p, W + 2p] in pad, as the implicit im2col reads it; the image
+// itself when there is no padding.
+const float* padded_plane(std::vector<float>& pad, const float* image, const Conv2dShape& s) {
+  const std::size_t p = s.padding, S = s.W + 2 * p, plane = (s.H + 2 * p) * S;
+  if (p == 0) return image;
+  pad.assign(s.C * plane, 0.0f);
+  for (std::size_t c = 0; c < s.C; ++c)
+    for (std::size_t iy = 0; iy < s.H; ++iy)
+      std::copy_n(image + (c * s.H + iy) * s.W, s.W, pad.data() + c * plane + (iy + p) * S + p);
+  return pad.data();
+}
+
 void forward_image_implicit(std::span<float> y, std::vector<float>& own, std::span<const float> x,
                             std::span<const float> w, std::span<const float> b, const Conv2dShape& s, std::size_t n) {
   const std::size_t p = s.padding, Hp = s.H + 2 * p, S = s.W + 2 * p, plane = Hp * S;
@@ -197,17 +210,9 @@ void forward_image_implicit(std::span<float> y, std::vector<float>& own, std::sp
   for (std::size_t c = 0, k = 0; c < s.C; ++c)
     for (std::size_t ky = 0; ky < s.K; ++ky)
       for (std::size_t kx = 0; kx < s.K; ++kx) rows[k++] = c * plane + ky * S + kx;
-  own.resize(s.O * J + (p > 0 ? s.C * plane : 0));
+  own.resize(s.O * J);
   float* grid = own.data();  // [O, J]
-  const float* image = x.data() + n * s.C * s.H * s.W;
-  if (p > 0) {
-    float* padded = own.data() + s.O * J;  // [C, Hp, S]
-    std::fill(padded, padded + s.C * plane, 0.0f);
-    for (std::size_t c = 0; c < s.C; ++c)
-      for (std::size_t iy = 0; iy < s.H; ++iy)
-        std::copy_n(image + (c * s.H + iy) * s.W, s.W, padded + c * plane + (iy + p) * S + p);
-    image = padded;
-  }
+  const float* image = padded_plane(scratch(3), x.data() + n * s.C * s.H * s.W, s);  // [C, Hp, S]
   tile_product({.c = grid, .ldc = J, .a = w.data(), .a_row = KK, .a_k = 1, .b = image, .ldb = 0, .b_rows = rows.data(),
                 .M = s.O, .J = J, .K = KK, .init = TileProduct::Init::Zero});
   float* y_n = y.data() + n * s.O * P;
@@ -329,15 +334,6 @@ void backward_weight(std::span<float> dw, std::span<float> db, std::span<const f
   }
 }
 
-// The input plane of image `image` zero-padded to [C, H + 2p, W + 2p] in pad (as the implicit im2col reads it).
-void pad_image(std::vector<float>& pad, const float* image, const Conv2dShape& s) {
-  const std::size_t p = s.padding, S = s.W + 2 * p, plane = (s.H + 2 * p) * S;
-  pad.assign(s.C * plane, 0.0f);
-  for (std::size_t c = 0; c < s.C; ++c)
-    for (std::size_t iy = 0; iy < s.H; ++iy)
-      std::copy_n(image + (c * s.H + iy) * s.W, s.W, pad.data() + c * plane + (iy + p) * S + p);
-}
-
 // Rows [r0, w1) of the transposed columns t [P, R] of a stride-1 layer, from its zero-padded input plane: for output
 // pixel p = (oy, ox), patch rows (c, ky, 0 .. K−1) are K consecutive floats of the plane at c·plane + (oy + ky)·S + ox.
 // One masked 16-lane move per run (K <= 16), instead of transposing the columns element by element (whose strided
@@ -391,8 +387,7 @@ void conv2d_backward_weight_from_input(std::span<float> dw, std::span<float> db,
   };
   if (s.stride == 1) {
     auto transposed_of = [&](std::size_t n, float* t, std::size_t R, std::size_t a, std::size_t b) {
-      pad_image(own, x.data() + n * image, s);
-      transposed_runs(t, R, own.data(), s, a, b);
+      transposed_runs(t, R, padded_plane(scratch(3), x.data() + n * image, s), s, a, b);
     };
     return backward_weight(dw, db, dy, columns_of, transposed_of, s, N, o0, o1, r0, r1);
   }

@@ -201,19 +201,35 @@ const float* padded_plane(std::vector<float>& pad, const float* image, const Con
   return pad.data();
 }
 
-void forward_image_implicit(std::span<float> y, std::vector<float>& own, std::span<const float> x,
-                            std::span<const float> w, std::span<const float> b, const Conv2dShape& s, std::size_t n) {
-  const std::size_t p = s.padding, Hp = s.H + 2 * p, S = s.W + 2 * p, plane = Hp * S;
-  const std::size_t OH = s.OH(), OW = s.OW(), P = OH * OW, J = (OH - 1) * S + OW, KK = s.patch();
+// The offsets that read the columns of a stride-1 layer from its padded plane [C, Hp, S] (Hp = H + 2p, S = W + 2p):
+// row (c, ky, kx) of the columns starts at its window's corner c·Hp·S + ky·S + kx, and column (oy, ox) lies oy·S + ox
+// further. One table of each per thread, refilled on each call (a few hundred entries).
+const std::size_t* window_corners(const Conv2dShape& s) {
   thread_local std::vector<std::size_t> rows;
-  rows.resize(KK);
+  const std::size_t S = s.W + 2 * s.padding, plane = (s.H + 2 * s.padding) * S;
+  rows.resize(s.patch());
   for (std::size_t c = 0, k = 0; c < s.C; ++c)
     for (std::size_t ky = 0; ky < s.K; ++ky)
       for (std::size_t kx = 0; kx < s.K; ++kx) rows[k++] = c * plane + ky * S + kx;
+  return rows.data();
+}
+const std::size_t* pixel_offsets(const Conv2dShape& s) {
+  thread_local std::vector<std::size_t> cols;
+  const std::size_t S = s.W + 2 * s.padding, OW = s.OW();
+  cols.resize(s.pixels());
+  for (std::size_t q = 0; q < cols.size(); ++q) cols[q] = (q / OW) * S + q % OW;
+  return cols.data();
+}
+
+void forward_image_implicit(std::span<float> y, std::vector<float>& own, std::span<const float> x,
+                            std::span<const float> w, std::span<const float> b, const Conv2dShape& s, std::size_t n) {
+  const std::size_t p = s.padding, S = s.W + 2 * p;
+  const std::size_t OH = s.OH(), OW = s.OW(), P = OH * OW, J = (OH - 1) * S + OW, KK = s.patch();
+  const std::size_t* rows = window_corners(s);
   own.resize(s.O * J);
   float* grid = own.data();  // [O, J]
   const float* image = padded_plane(scratch(3), x.data() + n * s.C * s.H * s.W, s);  // [C, Hp, S]
-  tile_product({.c = grid, .ldc = J, .a = w.data(), .a_row = KK, .a_k = 1, .b = image, .ldb = 0, .b_rows = rows.data(),
+  tile_product({.c = grid, .ldc = J, .a = w.data(), .a_row = KK, .a_k = 1, .b = image, .ldb = 0, .b_rows = rows,
                 .M = s.O, .J = J, .K = KK, .init = TileProduct::Init::Zero});
   float* y_n = y.data() + n * s.O * P;
   for (std::size_t o = 0; o < s.O; ++o) {
@@ -258,8 +274,16 @@ void conv2d_backward_input(std::span<float> dx, std::span<float> dcols, std::spa
 //  - across patch rows (few rows, many channels: a 1-channel conv1's 9 x 32): cols_n transposed to [P, KK + 1] with
 //    a column of ones for the bias, the chains in dwx [Oc, KK + 1], A = dy_n broadcast.
 namespace {
-// The weight gradient with image n's columns from columns_of(n) (kept by the forward, or rebuilt from x).
-// columns_of(n): image n's columns [KK, P]. transposed_of(n, t, R, r0, w1): rows [r0, w1) of its transposed
+// Image n's columns [KK, P] as the weight gradient reads them: cols[r, q] = base[r·P + q] (kept by the forward or
+// rebuilt), or base[rows[r] + cols[q]] (read in place from the padded input plane: an implicit im2col).
+struct ColumnsView {
+  const float* base;
+  const std::size_t* rows = nullptr;
+  const std::size_t* cols = nullptr;
+};
+
+// The weight gradient with image n's columns from columns_of(n) (kept by the forward, rebuilt, or read from x).
+// columns_of(n): image n's ColumnsView. transposed_of(n, t, R, r0, w1): rows [r0, w1) of its transposed
 // columns into t [P, R] (t[p·R + r] = cols[r, p]), or null: transpose columns_of(n). With a cheap transposed_of (built
 // from the input, not from the columns) a layer of few output channels takes the patch-rows path: its channels
 // would fill few of a vector's lanes.
@@ -289,9 +313,9 @@ void backward_weight(std::span<float> dw, std::span<float> db, std::span<const f
       if constexpr (cheap_transpose) {
         transposed_of(n, t.data(), R, r0, w1);
       } else {
-        const float* c = columns_of(n);
+        const ColumnsView c = columns_of(n);
         for (std::size_t p = 0; p < P; ++p)
-          for (std::size_t r = r0; r < w1; ++r) t[p * R + r] = c[r * P + p];
+          for (std::size_t r = r0; r < w1; ++r) t[p * R + r] = c.rows ? c.base[c.rows[r] + c.cols[p]] : c.base[r * P + p];
       }
       // acc [Oc, r0 .. r1) += dy_n [Oc, P] · t [P, r0 .. r1)
       tile_product({.c = acc.data() + r0, .ldc = R, .a = dy.data() + (n * s.O + o0) * P, .a_row = P, .a_k = 1,
@@ -320,9 +344,12 @@ void backward_weight(std::span<float> dw, std::span<float> db, std::span<const f
         for (std::size_t p = p0; p < p1; ++p) t[p * Oc + o] = g[o * P + p];
     }
     // acc [r0 .. w1, Oc] += cols_n [r0 .. w1, P] · t [P, Oc]
-    if (w1 > r0)
-      tile_product({.c = acc.data() + r0 * Oc, .ldc = Oc, .a = columns_of(n) + r0 * P, .a_row = P, .a_k = 1,
-                    .b = t.data(), .ldb = Oc, .M = w1 - r0, .J = Oc, .K = P, .init = TileProduct::Init::Accumulate});
+    if (w1 > r0) {
+      const ColumnsView c = columns_of(n);
+      tile_product({.c = acc.data() + r0 * Oc, .ldc = Oc, .a = c.rows ? c.base : c.base + r0 * P, .a_row = P, .a_k = 1,
+                    .a_rows = c.rows ? c.rows + r0 : nullptr, .a_cols = c.cols, .b = t.data(), .ldb = Oc,
+                    .M = w1 - r0, .J = Oc, .K = P, .init = TileProduct::Init::Accumulate});
+    }
     // acc [KK, Oc] (the bias row) += Σ_p 1 · t[p]: fma(1, g, s) is exactly s + g.
     if (bias)
       tile_product({.c = acc.data() + KK * Oc, .ldc = Oc, .a = &one, .a_row = 0, .a_k = 0, .b = t.data(),
@@ -372,25 +399,31 @@ void conv2d_backward_weight(std::span<float> dw, std::span<float> db, std::span<
                             std::span<const float> cols, const Conv2dShape& s, std::size_t N, std::size_t o0,
                             std::size_t o1, std::size_t r0, std::size_t r1) {
   const std::size_t size = s.patch() * s.pixels();
-  backward_weight(dw, db, dy, [&](std::size_t n) { return cols.data() + n * size; }, nullptr, s, N, o0, o1, r0, r1);
+  backward_weight(dw, db, dy, [&](std::size_t n) { return ColumnsView{cols.data() + n * size}; }, nullptr, s, N, o0, o1,
+                  r0, r1);
 }
 
 void conv2d_backward_weight_from_input(std::span<float> dw, std::span<float> db, std::span<const float> dy,
                                        std::span<const float> x, const Conv2dShape& s, std::size_t N,
                                        std::size_t o0, std::size_t o1, std::size_t r0, std::size_t r1) {
-  std::vector<float>& own = scratch(2);
   const std::size_t image = s.C * s.H * s.W;
-  auto columns_of = [&](std::size_t n) {
-    own.resize(s.patch() * s.pixels());
-    im2col(own, x.subspan(n * image, image), s);
-    return static_cast<const float*>(own.data());
-  };
   if (s.stride == 1) {
+    // Stride 1: the columns are read in place from the padded plane, never written.
+    const std::size_t *rows = window_corners(s), *cols = pixel_offsets(s);
+    auto columns_of = [&](std::size_t n) {
+      return ColumnsView{padded_plane(scratch(3), x.data() + n * image, s), rows, cols};
+    };
     auto transposed_of = [&](std::size_t n, float* t, std::size_t R, std::size_t a, std::size_t b) {
       transposed_runs(t, R, padded_plane(scratch(3), x.data() + n * image, s), s, a, b);
     };
     return backward_weight(dw, db, dy, columns_of, transposed_of, s, N, o0, o1, r0, r1);
   }
+  std::vector<float>& own = scratch(2);
+  auto columns_of = [&](std::size_t n) {
+    own.resize(s.patch() * s.pixels());
+    im2col(own, x.subspan(n * image, image), s);
+    return ColumnsView{own.data()};
+  };
   backward_weight(dw, db, dy, columns_of, nullptr, s, N, o0, o1, r0, r1);
 }
 

@@ -48,10 +48,10 @@ void conv2d_backward_weight(std::span<float> dw, std::span<float> db, std::span<
 
 /// The same two without keeping the batch's columns (K² times the input: 29 MB for a 32->64 3x3 layer on 14x14 at
 /// batch 128, written by the forward and read back by the weight gradient, beyond the caches): the forward builds
-/// each image's columns in a buffer private to the calling thread, the weight gradient rebuilds them from x (which
-/// the layer keeps anyway). The same values and bits as conv2d_forward and conv2d_backward_weight over im2col(x);
-/// measured 1.2x faster on that layer's forward and 1.1x on its weight gradient, but slower for the 1- and
-/// 6-channel layers, whose columns are cheap to keep and dear to rebuild (docs/conv-kernels.md).
+/// each image's columns in a buffer private to the calling thread (stride 1: reads the padded input through row
+/// offsets instead), the weight gradient rebuilds them from x, which the layer keeps anyway (stride 1: reads them in
+/// place from the padded input). The same values and bits as conv2d_forward and conv2d_backward_weight over
+/// im2col(x) (docs/conv-kernels.md has the measurements).
 void conv2d_forward_transient(std::span<float> y, std::span<const float> x, std::span<const float> w,
                               std::span<const float> b, const Conv2dShape& s, std::size_t n0, std::size_t n1);
 void conv2d_backward_weight_from_input(std::span<float> dw, std::span<float> db, std::span<const float> dy,
@@ -60,11 +60,9 @@ void conv2d_backward_weight_from_input(std::span<float> dw, std::span<float> db,
                                        std::size_t r1 = kAllRows);
 
 /// Whether a layer of this shape is faster keeping its columns (conv2d_forward + conv2d_backward_weight) than
-/// without (the two above), as measured at the presets' shapes: keep them below 8 input channels, except for a
-/// stride-1 layer of at most 31 patch rows (lenet5.conv1, cnn.conv1): its forward reads the padded input directly
-/// (no columns) and its weight gradient builds the transposed columns from the input in K-float runs.
-inline bool conv2d_keeps_columns(const Conv2dShape& s) {
-  return s.C < 8 && !(s.stride == 1 && s.patch() + 1 <= 32);
-}
+/// without (the two above), as measured at the presets' shapes. A stride-1 layer never keeps them: its forward and its
+/// weight gradient both read the zero-padded input plane in place (an implicit im2col: no columns written at all).
+/// Other strides rebuild the columns with im2col, which pays only from 8 input channels on.
+inline bool conv2d_keeps_columns(const Conv2dShape& s) { return s.stride != 1 && s.C < 8; }
 
 }  // namespace mnist::kernels

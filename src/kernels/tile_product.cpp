@@ -22,7 +22,17 @@ constexpr int kRows512 = 6, kVecs512 = 4;
 // AVX2: 4 x 2 tiles (8 accumulators of 16 registers, as the linear kernels' tiles leave room for the loads).
 constexpr int kRows256 = 4, kVecs256 = 2;
 
-template <int R, int V>
+// Row r of A's tile: row pointer and per-k offset, either strided or read through the tables (Tables).
+template <bool Tables>
+inline const float* a_row_start(const TileProduct& p, std::size_t i) {
+  return p.a + (Tables ? p.a_rows[i] : i * p.a_row);
+}
+template <bool Tables>
+inline std::size_t a_offset(const TileProduct& p, std::size_t k) {
+  return Tables ? p.a_cols[k] : k * p.a_k;
+}
+
+template <int R, int V, bool Tables>
 __attribute__((target("avx512f"))) void tile_avx512(const TileProduct& p, std::size_t i0, std::size_t j0,
                                                     std::size_t last) {
   const auto tail = static_cast<__mmask16>((1u << last) - 1u);
@@ -37,10 +47,13 @@ __attribute__((target("avx512f"))) void tile_avx512(const TileProduct& p, std::s
                   : p.init == Init::Rows ? _mm512_set1_ps(p.row_init[i0 + r])
                                          : _mm512_maskz_loadu_ps(m, c + r * p.ldc + 16 * v);
     }
-  const float* a = p.a + i0 * p.a_row;
+  const float* ar[R];
+#pragma GCC unroll 6
+  for (int r = 0; r < R; ++r) ar[r] = a_row_start<Tables>(p, i0 + r);
   const float* b = p.b + j0;
   for (std::size_t k = 0; k < p.K; ++k) {
     if (p.b_rows) b = p.b + j0 + p.b_rows[k];
+    const std::size_t ak = a_offset<Tables>(p, k);
     __m512 bv[V];
 #pragma GCC unroll 4
     for (int v = 0; v < V; ++v) {
@@ -49,11 +62,10 @@ __attribute__((target("avx512f"))) void tile_avx512(const TileProduct& p, std::s
     }
 #pragma GCC unroll 6
     for (int r = 0; r < R; ++r) {
-      const __m512 av = _mm512_set1_ps(a[r * p.a_row]);
+      const __m512 av = _mm512_set1_ps(ar[r][ak]);
 #pragma GCC unroll 4
       for (int v = 0; v < V; ++v) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
     }
-    a += p.a_k;
     b += p.ldb;
   }
 #pragma GCC unroll 6
@@ -63,7 +75,7 @@ __attribute__((target("avx512f"))) void tile_avx512(const TileProduct& p, std::s
       _mm512_mask_storeu_ps(c + r * p.ldc + 16 * v, v == V - 1 ? tail : __mmask16(0xFFFF), acc[r][v]);
 }
 
-template <int R, int V>
+template <int R, int V, bool Tables>
 __attribute__((target("avx2,fma"))) void tile_avx2(const TileProduct& p, std::size_t i0, std::size_t j0,
                                                    std::size_t last) {
   const __m256i all = _mm256_set1_epi32(-1);
@@ -78,10 +90,13 @@ __attribute__((target("avx2,fma"))) void tile_avx2(const TileProduct& p, std::si
       acc[r][v] = p.init == Init::Zero ? _mm256_setzero_ps()
                   : p.init == Init::Rows ? _mm256_set1_ps(p.row_init[i0 + r])
                                          : _mm256_maskload_ps(c + r * p.ldc + 8 * v, v == V - 1 ? tail : all);
-  const float* a = p.a + i0 * p.a_row;
+  const float* ar[R];
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r) ar[r] = a_row_start<Tables>(p, i0 + r);
   const float* b = p.b + j0;
   for (std::size_t k = 0; k < p.K; ++k) {
     if (p.b_rows) b = p.b + j0 + p.b_rows[k];
+    const std::size_t ak = a_offset<Tables>(p, k);
     __m256 bv[V];
 #pragma GCC unroll 2
     for (int v = 0; v < V; ++v) {
@@ -90,11 +105,10 @@ __attribute__((target("avx2,fma"))) void tile_avx2(const TileProduct& p, std::si
     }
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
-      const __m256 av = _mm256_broadcast_ss(a + r * p.a_row);
+      const __m256 av = _mm256_broadcast_ss(ar[r] + ak);
 #pragma GCC unroll 2
       for (int v = 0; v < V; ++v) acc[r][v] = _mm256_fmadd_ps(av, bv[v], acc[r][v]);
     }
-    a += p.a_k;
     b += p.ldb;
   }
 #pragma GCC unroll 4
@@ -107,16 +121,18 @@ __attribute__((target("avx2,fma"))) void tile_avx2(const TileProduct& p, std::si
 // last: the lanes used in the tile's last vector (1 .. width).
 using Tile = void (*)(const TileProduct&, std::size_t, std::size_t, std::size_t);
 
-template <std::size_t... I>
+template <bool Tables, std::size_t... I>
 constexpr std::array<Tile, sizeof...(I)> table512(std::index_sequence<I...>) {
-  return {&tile_avx512<static_cast<int>(I / kVecs512) + 1, static_cast<int>(I % kVecs512) + 1>...};
+  return {&tile_avx512<static_cast<int>(I / kVecs512) + 1, static_cast<int>(I % kVecs512) + 1, Tables>...};
 }
-template <std::size_t... I>
+template <bool Tables, std::size_t... I>
 constexpr std::array<Tile, sizeof...(I)> table256(std::index_sequence<I...>) {
-  return {&tile_avx2<static_cast<int>(I / kVecs256) + 1, static_cast<int>(I % kVecs256) + 1>...};
+  return {&tile_avx2<static_cast<int>(I / kVecs256) + 1, static_cast<int>(I % kVecs256) + 1, Tables>...};
 }
-constexpr auto kTiles512 = table512(std::make_index_sequence<kRows512 * kVecs512>());
-constexpr auto kTiles256 = table256(std::make_index_sequence<kRows256 * kVecs256>());
+constexpr auto kTiles512 = table512<false>(std::make_index_sequence<kRows512 * kVecs512>());
+constexpr auto kTiles256 = table256<false>(std::make_index_sequence<kRows256 * kVecs256>());
+constexpr auto kTableTiles512 = table512<true>(std::make_index_sequence<kRows512 * kVecs512>());
+constexpr auto kTableTiles256 = table256<true>(std::make_index_sequence<kRows256 * kVecs256>());
 
 // Rows in blocks of R, columns in blocks of V vectors of W lanes, each block's last vector masked.
 template <std::size_t R, std::size_t V, std::size_t W, std::size_t Tiles>
@@ -136,7 +152,8 @@ void product_scalar(const TileProduct& p) {
     for (std::size_t j = 0; j < p.J; ++j) {
       float s = p.init == Init::Zero ? 0.0f : p.init == Init::Rows ? p.row_init[i] : c[j];
       for (std::size_t k = 0; k < p.K; ++k)
-        s = std::fma(p.a[i * p.a_row + k * p.a_k], p.b[(p.b_rows ? p.b_rows[k] : k * p.ldb) + j], s);
+        s = std::fma(p.a_cols ? p.a[p.a_rows[i] + p.a_cols[k]] : p.a[i * p.a_row + k * p.a_k],
+                     p.b[(p.b_rows ? p.b_rows[k] : k * p.ldb) + j], s);
       c[j] = s;
     }
   }
@@ -147,8 +164,8 @@ void product_scalar(const TileProduct& p) {
 void tile_product_on(TilePath path, const TileProduct& p) {
   if (p.M == 0 || p.J == 0) return;
   switch (path) {
-    case TilePath::Avx512: return run_blocks<kRows512, kVecs512, 16>(p, kTiles512);
-    case TilePath::Avx2: return run_blocks<kRows256, kVecs256, 8>(p, kTiles256);
+    case TilePath::Avx512: return run_blocks<kRows512, kVecs512, 16>(p, p.a_cols ? kTableTiles512 : kTiles512);
+    case TilePath::Avx2: return run_blocks<kRows256, kVecs256, 8>(p, p.a_cols ? kTableTiles256 : kTiles256);
     case TilePath::Scalar: return product_scalar(p);
   }
 }

@@ -13,6 +13,9 @@ struct TileProduct {
   std::size_t ldc;
   const float* a;             ///< A[i, k] = a[i·a_row + k·a_k] (any strides: A may be read transposed)
   std::size_t a_row, a_k;
+  const std::size_t* a_rows = nullptr;  ///< when set (with a_cols), A[i, k] = a[a_rows[i] + a_cols[k]] (a_row and
+  const std::size_t* a_cols = nullptr;  ///< a_k unused): the columns of an implicit im2col read as A, row (c, ky,
+                                        ///< kx) at its window's corner, column (oy, ox) at its offset in the plane
   const float* b;             ///< B [K, J], rows ldb apart (0: the same row K times)
   std::size_t ldb;
   const std::size_t* b_rows = nullptr;  ///< when set, row k of B starts at b + b_rows[k] (ldb unused): the rows

@@ -177,6 +177,31 @@ TEST(TileProduct, RowOffsetsReadTheRowsTheyName) {
   }
 }
 
+// A read through row and column offset tables (the weight gradient's implicit im2col): every path reads A[i, k] at
+// a + a_rows[i] + a_cols[k], with the same bits as the product over that A copied out plainly.
+TEST(TileProduct, OffsetTablesReadTheElementsTheyName) {
+  const std::size_t M = 13, J = 21, K = 11, span = 50;
+  const std::vector<float> plane = random_floats(M * span + K * 3, 7), b = random_floats(K * J, 8);
+  std::vector<std::size_t> rows(M), cols(K);
+  for (std::size_t i = 0; i < M; ++i) rows[i] = (M - 1 - i) * span + i % 3;  // out of order
+  for (std::size_t k = 0; k < K; ++k) cols[k] = (k * 5) % 17;                // not monotonic
+  std::vector<float> a(M * K);
+  for (std::size_t i = 0; i < M; ++i)
+    for (std::size_t k = 0; k < K; ++k) a[i * K + k] = plane[rows[i] + cols[k]];
+  std::vector<float> want(M * J, 0.75f);
+  tile_product_on(TilePath::Scalar, {.c = want.data(), .ldc = J, .a = a.data(), .a_row = K, .a_k = 1, .b = b.data(),
+                                     .ldb = J, .M = M, .J = J, .K = K, .init = TileProduct::Init::Accumulate});
+  for (const auto& [path, have] : {std::pair{TilePath::Scalar, true}, std::pair{TilePath::Avx2, kHaveAvx2},
+                                   std::pair{TilePath::Avx512, kHaveAvx512}}) {
+    if (!have) continue;
+    std::vector<float> got(M * J, 0.75f);
+    tile_product_on(path, {.c = got.data(), .ldc = J, .a = plane.data(), .a_row = 0, .a_k = 0, .a_rows = rows.data(),
+                           .a_cols = cols.data(), .b = b.data(), .ldb = J, .M = M, .J = J, .K = K,
+                           .init = TileProduct::Init::Accumulate});
+    EXPECT_EQ(got, want) << "path " << static_cast<int>(path);
+  }
+}
+
 TEST(Conv2dKernel, Im2colAndCol2imMatchPlainLoops) {
   for (const ConvCase& c : kConvCases) {
     const Conv2dShape& s = c.s;

@@ -9,5 +9,7 @@ extern const bool kHaveAvx2;
 
 /// The CPU has AVX-512F: the convolution kernels take 16-lane paths computing the same chains as the others.
 extern const bool kHaveAvx512;
+/// The CPU has AVX-512VL as well (8- and 4-lane masked moves).
+extern const bool kHaveAvx512vl;
 
 }  // namespace mnist::kernels

@@ -373,7 +373,8 @@ const std::vector<PoolCase> kPoolCases = {{3, {.H = 4, .W = 4, .K = 2, .stride =
                                           {2, {.H = 7, .W = 5, .K = 2, .stride = 2}},
                                           {2, {.H = 7, .W = 7, .K = 3, .stride = 2}},  // overlapping windows
                                           {2, {.H = 6, .W = 5, .K = 3, .stride = 1}},
-                                          {4, {.H = 28, .W = 28, .K = 2, .stride = 2}}};
+                                          {4, {.H = 28, .W = 28, .K = 2, .stride = 2}},
+                                          {2, {.H = 5, .W = 39, .K = 2, .stride = 2}}};  // 19 windows a row
 
 // Window (oy, ox)'s input indices within its plane, in row-major order.
 std::vector<std::size_t> window(const Pool2dShape& s, std::size_t oy, std::size_t ox) {
@@ -420,6 +421,10 @@ TEST(Pool2dKernel, MaxForwardAndBackwardMatchPlainLoopsAndDifferences) {
     maxpool2d_forward(y, argmax, x, s, 0, c.planes);
     EXPECT_EQ(y, to_float(ref_maxpool(to_double(x), c)));
     maxpool2d_backward(dx, dy, argmax, s, 0, c.planes);
+    // Exactly the scatter of each window's gradient onto zeros at its argmax (every shape, the vector path's too).
+    std::vector<float> scattered(x.size(), 0.0f);
+    for (std::size_t o = 0; o < out; ++o) scattered[o / (s.OH() * s.OW()) * s.H * s.W + argmax[o]] += dy[o];
+    EXPECT_EQ(dx, scattered) << s.H << "x" << s.W << " K" << s.K;
     // Distinct random values: the maximum is unique and differences see the gradient (exhaustive: small shapes).
     if (x.size() <= 200) {
       const auto g = numeric_gradient([&](const std::vector<double>& t) { return dot(ref_maxpool(t, c), dy); },

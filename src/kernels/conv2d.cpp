@@ -319,7 +319,8 @@ void backward_weight(std::span<float> dw, std::span<float> db, std::span<const f
       } else {
         const ColumnsView c = columns_of(n);
         for (std::size_t p = 0; p < P; ++p)
-          for (std::size_t r = r0; r < w1; ++r) t[p * R + r] = c.rows ? c.base[c.rows[r] + c.cols[p]] : c.base[r * P + p];
+          for (std::size_t r = r0; r < w1; ++r)
+            t[p * R + r] = c.rows ? c.base[c.rows[r] + c.cols[p]] : c.base[r * P + p];
       }
       // acc [Oc, r0 .. r1) += dy_n [Oc, P] · t [P, r0 .. r1)
       tile_product({.c = acc.data() + r0, .ldc = R, .a = dy.data() + (n * s.O + o0) * P, .a_row = P, .a_k = 1,

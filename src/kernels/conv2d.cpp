@@ -104,9 +104,10 @@ __attribute__((target("avx512f"))) void col2im_stride1_avx512(float* dx0, const 
         for (std::size_t ky = 0; ky < K; ++ky) {
           const std::size_t oy = iy + s.padding - ky;  // wraps above OH when iy + padding < ky
           if (iy + s.padding < ky || oy >= OH) continue;
-          const float* d = dcols + (c * K + ky) * K * P + oy * OW + ix;
-          for (std::size_t kx = 0; kx < K; ++kx, d += P)
-            sum = _mm512_add_ps(sum, _mm512_maskz_loadu_ps(valid[kx], shifted(d, shift[kx])));
+          // Offsets, not pointers: the row's start plus ix and the shift may lie outside dcols (masked lanes only).
+          auto at = static_cast<std::ptrdiff_t>((c * K + ky) * K * P + oy * OW + ix);
+          for (std::size_t kx = 0; kx < K; ++kx, at += static_cast<std::ptrdiff_t>(P))
+            sum = _mm512_add_ps(sum, _mm512_maskz_loadu_ps(valid[kx], shifted(dcols, at + shift[kx])));
         }
         _mm512_mask_storeu_ps(dx, row, sum);
       }
@@ -370,31 +371,36 @@ void backward_weight(std::span<float> dw, std::span<float> db, std::span<const f
 // pixel p = (oy, ox), patch rows (c, ky, 0 .. K−1) are K consecutive floats of the plane at c·plane + (oy + ky)·S + ox.
 // One masked 16-lane move per run (K <= 16), instead of transposing the columns element by element (whose strided
 // reads made this path 2.4x slower than the other for lenet5.conv1).
-__attribute__((target("avx512f,avx512vl"))) void transposed_runs_avx512(float* t, std::size_t R, const float* pad,
+// One run of n <= 8 floats for every output pixel: 4- or 8-lane moves (AVX-512VL), where a 16-lane move spans two
+// cache lines more often (lenet5.conv1's weight gradient took 0.72 ms with 16-lane moves, 0.57 ms with 8-lane ones).
+__attribute__((target("avx512f,avx512vl"))) void narrow_runs(float* t, std::size_t R, const float* from,
+                                                             std::size_t n, std::size_t S, std::size_t OH,
+                                                             std::size_t OW) {
+  const auto m = static_cast<__mmask8>((1u << n) - 1u);
+  if (n <= 4) {
+    for (std::size_t oy = 0; oy < OH; ++oy)
+      for (std::size_t ox = 0; ox < OW; ++ox)
+        _mm_mask_storeu_ps(t + (oy * OW + ox) * R, m, _mm_maskz_loadu_ps(m, from + oy * S + ox));
+    return;
+  }
+  for (std::size_t oy = 0; oy < OH; ++oy)
+    for (std::size_t ox = 0; ox < OW; ++ox)
+      _mm256_mask_storeu_ps(t + (oy * OW + ox) * R, m, _mm256_maskz_loadu_ps(m, from + oy * S + ox));
+}
+
+__attribute__((target("avx512f"))) void transposed_runs_avx512(float* t, std::size_t R, const float* pad,
                                                                const Conv2dShape& s, std::size_t r0, std::size_t w1) {
   const std::size_t K = s.K, S = s.W + 2 * s.padding, plane = (s.H + 2 * s.padding) * S, OH = s.OH(), OW = s.OW();
   for (std::size_t c = 0; c < s.C; ++c)
     for (std::size_t ky = 0; ky < K; ++ky) {
       const std::size_t base = (c * K + ky) * K, lo = std::max(base, r0), hi = std::min(base + K, w1);
       if (hi <= lo) continue;
-      const auto m = static_cast<__mmask16>((1u << (hi - lo)) - 1u);
       const float* from = pad + c * plane + ky * S + (lo - base);
-      // Narrow moves where the CPU has them: a 16-lane one spans two cache lines more often (lenet5.conv1's weight
-      // gradient took 0.72 ms with 16-lane moves, 0.57 ms with 8-lane ones).
-      if (hi - lo <= 4 && kHaveAvx512vl) {
-        const auto m4 = static_cast<__mmask8>(m);
-        for (std::size_t oy = 0; oy < OH; ++oy)
-          for (std::size_t ox = 0; ox < OW; ++ox)
-            _mm_mask_storeu_ps(t + (oy * OW + ox) * R + lo, m4, _mm_maskz_loadu_ps(m4, from + oy * S + ox));
-        continue;
-      }
       if (hi - lo <= 8 && kHaveAvx512vl) {
-        const auto m8 = static_cast<__mmask8>(m);
-        for (std::size_t oy = 0; oy < OH; ++oy)
-          for (std::size_t ox = 0; ox < OW; ++ox)
-            _mm256_mask_storeu_ps(t + (oy * OW + ox) * R + lo, m8, _mm256_maskz_loadu_ps(m8, from + oy * S + ox));
+        narrow_runs(t + lo, R, from, hi - lo, S, OH, OW);
         continue;
       }
+      const auto m = static_cast<__mmask16>((1u << (hi - lo)) - 1u);
       for (std::size_t oy = 0; oy < OH; ++oy)
         for (std::size_t ox = 0; ox < OW; ++ox)
           _mm512_mask_storeu_ps(t + (oy * OW + ox) * R + lo, m, _mm512_maskz_loadu_ps(m, from + oy * S + ox));

@@ -114,6 +114,9 @@ const std::vector<ConvCase> kConvCases = {
     {2, {.C = 1, .H = 28, .W = 28, .O = 6, .K = 5, .stride = 1, .padding = 2}},     // lenet5 conv1
     {2, {.C = 6, .H = 14, .W = 14, .O = 16, .K = 5, .stride = 1, .padding = 0}},    // lenet5 conv2
     {1, {.C = 32, .H = 14, .W = 14, .O = 64, .K = 3, .stride = 1, .padding = 1}},   // cnn conv2
+    {2, {.C = 3, .H = 9, .W = 18, .O = 20, .K = 3, .stride = 1, .padding = 0}},     // no padding, W > 16, O > 16
+    {1, {.C = 1, .H = 20, .W = 20, .O = 4, .K = 9, .stride = 1, .padding = 1}},     // runs of 9 floats
+    {1, {.C = 1, .H = 20, .W = 20, .O = 3, .K = 17, .stride = 1, .padding = 1}},    // K > 16: the fallbacks
 };
 
 }  // namespace
@@ -223,6 +226,17 @@ TEST(Conv2dKernel, Im2colAndCol2imMatchPlainLoops) {
       }
     }
     EXPECT_LT(worst_rel(dx, to_float(want_dx)), 1e-6) << name(c);
+    // And the bits of the plain float loop in row order (c, ky, kx), then pixels: the order every path keeps.
+    std::vector<float> plain(dx.size(), 0.5f);
+    for (std::size_t r = 0; r < KK; ++r)
+      for (std::size_t p = 0; p < P; ++p) {
+        const long iy = static_cast<long>(p / OW * s.stride + r / s.K % s.K) - static_cast<long>(s.padding);
+        const long ix = static_cast<long>(p % OW * s.stride + r % s.K) - static_cast<long>(s.padding);
+        if (iy >= 0 && ix >= 0 && iy < static_cast<long>(s.H) && ix < static_cast<long>(s.W))
+          plain[(r / (s.K * s.K) * s.H + static_cast<std::size_t>(iy)) * s.W + static_cast<std::size_t>(ix)] +=
+              d[r * P + p];
+      }
+    EXPECT_EQ(dx, plain) << name(c);
   }
 }
 

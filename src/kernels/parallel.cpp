@@ -21,15 +21,21 @@ inline void cpu_relax() {
 #endif
 }
 
-// Chunks are CLAIMED, not assigned: the caller and the workers take the next unclaimed chunk until none is left.
-// Which thread runs a chunk therefore varies, but never what the chunk computes, so results stay bit-identical.
-// What it buys: on a busy machine a worker that the OS has descheduled simply claims nothing, and the caller does
-// the work itself instead of waiting a whole scheduler time slice for it (with fixed assignment, two threads ran
-// 4x SLOWER than one under a load of 4).
+// Chunks are CLAIMED, not assigned: threads take unclaimed chunks until none is left. Which thread runs a chunk
+// therefore varies, but never what the chunk computes, so results stay bit-identical. What it buys: on a busy
+// machine a worker that the OS has descheduled simply claims nothing, and the others do its work instead of waiting
+// a whole scheduler time slice for it (with fixed assignment, two threads ran 4x SLOWER than one under a load of 4).
 //
-// state_ packs (job id << 32 | next chunk). A worker claims chunk i of job J with a compare-and-swap from (J, i) to
-// (J, i + 1); success proves job J is still running, so the job's fn/ctx/chunks it read after seeing J are J's:
-// run() moves the id on (with no chunk claimable) before it writes the next job's fn/ctx/chunks.
+// Each thread has a home block of chunks (block t = chunk_range(chunks, threads, t); the caller is thread 0) that it
+// claims first, from the front, before it takes what is left in the other blocks. So when every thread keeps up, the
+// same thread runs the same chunk of every job, and consecutive layers that cut a batch the same way find their
+// images in their own core's cache: on this VM a core reads data the other core has just written 3-4x slower than
+// its own (docs/performance.md, "Two threads on lenet5").
+//
+// Block t's state packs (job id << 32 | its next chunk). A thread claims chunk i of job J with a compare-and-swap
+// from (J, i) to (J, i + 1); success proves job J is still running, so the job's fn/ctx/chunks it read after seeing
+// J are J's: run() closes every block under the next id (no chunk claimable) before it writes the next job's
+// fn/ctx/chunks.
 class Pool {
  public:
   ~Pool() { resize(1); }
@@ -48,7 +54,7 @@ class Pool {
     }
     threads_ = threads;
     const unsigned start = wake_.load();
-    for (int t = 1; t < threads; ++t) workers_.emplace_back([this, start] { work(start); });
+    for (int t = 1; t < threads; ++t) workers_.emplace_back([this, start, t] { work(start, t); });
   }
 
   void run(std::size_t chunks, void (*fn)(void*, std::size_t), void* ctx) {
@@ -56,23 +62,26 @@ class Pool {
       for (std::size_t c = 0; c < chunks; ++c) fn(ctx, c);
       return;
     }
-    // Close the previous job first (a new id, no chunk claimable), then describe the new one, then open it. A worker
-    // that comes late to the previous job and reads the new description fails its claim, as the id has moved on
-    // (the release fence orders the closing before the description: see claim_and_run). Describing the new job
-    // while the previous one still looked open let such a worker run a chunk of the new job under the old id:
+    // Close the previous job first (a new id, no chunk claimable in any block), then describe the new one, then open
+    // it. A worker that comes late to the previous job and reads the new description fails its claim, as the id has
+    // moved on (the release fence orders the closing before the description: see claim_and_run). Describing the new
+    // job while the previous one still looked open let such a worker run a chunk of the new job under the old id:
     // the chunk ran twice, and the count of finished chunks could overshoot and leave the caller waiting forever
     // (tests/engine/test_parallel.cpp).
-    const std::uint64_t job = (state_.load(std::memory_order_relaxed) >> 32) + 1;
-    state_.store(job << 32 | kClosed, std::memory_order_relaxed);
+    const std::uint32_t job = job_.load(std::memory_order_relaxed) + 1;
+    const std::size_t blocks = static_cast<std::size_t>(threads_);
+    for (std::size_t b = 0; b < blocks; ++b) blocks_[b].state.store(pack(job, kClosed), std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_release);
     fn_.store(fn, std::memory_order_relaxed);
     ctx_.store(ctx, std::memory_order_relaxed);
     chunks_.store(chunks, std::memory_order_relaxed);
     done_.store(0, std::memory_order_relaxed);
-    state_.store(job << 32, std::memory_order_release);
+    for (std::size_t b = 0; b < blocks; ++b)
+      blocks_[b].state.store(pack(job, chunk_range(chunks, blocks, b).begin), std::memory_order_release);
+    job_.store(job, std::memory_order_release);
     wake_.fetch_add(1, std::memory_order_release);
     wake_.notify_all();
-    claim_and_run(job);
+    claim_and_run(job, 0);
     for (int s = 0;; ++s) {
       const std::size_t done = done_.load(std::memory_order_acquire);
       if (done == chunks) break;
@@ -82,32 +91,40 @@ class Pool {
   }
 
  private:
+  static constexpr int kMaxThreads = 64;
   // The chunk field of a job being described: above any chunk count, so nothing can be claimed.
   static constexpr std::uint64_t kClosed = 0xffffffffu;
 
-  // Runs unclaimed chunks of `job` until there are none; returns at once if `job` is over.
-  void claim_and_run(std::uint64_t job) {
-    std::uint64_t seen = state_.load(std::memory_order_acquire);
-    if ((seen >> 32) != job) return;
+  static std::uint64_t pack(std::uint32_t job, std::uint64_t chunk) { return std::uint64_t{job} << 32 | chunk; }
+
+  // Runs unclaimed chunks of `job`, those of block `home` first, until there are none; returns at once if `job` is
+  // over.
+  void claim_and_run(std::uint32_t job, std::size_t home) {
     void (*fn)(void*, std::size_t) = fn_.load(std::memory_order_relaxed);
     void* ctx = ctx_.load(std::memory_order_relaxed);
     const std::size_t chunks = chunks_.load(std::memory_order_relaxed);
-    // Pairs with run()'s release fence: had the description read come from a later job, the claim below sees that
-    // job's id (or its closing) and fails.
+    // Pairs with run()'s release fence: had the description read come from a later job, every block's state read
+    // below shows that job's id (or its closing) and nothing is claimed.
     std::atomic_thread_fence(std::memory_order_acquire);
-    for (;;) {
-      if ((seen >> 32) != job) return;
-      const std::size_t c = seen & 0xffffffffu;
-      if (c >= chunks) return;
-      if (!state_.compare_exchange_weak(seen, seen + 1, std::memory_order_acq_rel, std::memory_order_acquire))
-        continue;
-      fn(ctx, c);
-      if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == chunks) done_.notify_all();
-      seen = state_.load(std::memory_order_acquire);
+    const std::size_t blocks = static_cast<std::size_t>(threads_);
+    for (std::size_t k = 0; k < blocks; ++k) {
+      const std::size_t b = (home + k) % blocks, end = chunk_range(chunks, blocks, b).end;
+      std::atomic<std::uint64_t>& state = blocks_[b].state;
+      std::uint64_t seen = state.load(std::memory_order_acquire);
+      for (;;) {
+        if ((seen >> 32) != job) return;  // the job is over (and the next one being set up or running)
+        const std::size_t c = seen & 0xffffffffu;
+        if (c >= end) break;  // this block is drained: on to the next
+        if (!state.compare_exchange_weak(seen, seen + 1, std::memory_order_acq_rel, std::memory_order_acquire))
+          continue;
+        fn(ctx, c);
+        if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == chunks) done_.notify_all();
+        seen = state.load(std::memory_order_acquire);
+      }
     }
   }
 
-  void work(unsigned seen) {
+  void work(unsigned seen, std::size_t home) {
     for (;;) {
       for (int s = 0; wake_.load(std::memory_order_acquire) == seen; ++s) {
         if (s < kSpins) cpu_relax();
@@ -115,17 +132,23 @@ class Pool {
       }
       seen = wake_.load(std::memory_order_acquire);
       if (quit_.load()) return;
-      claim_and_run(state_.load(std::memory_order_acquire) >> 32);
+      claim_and_run(job_.load(std::memory_order_acquire), home);
     }
   }
+
+  // One block's state on a cache line of its own, so that claims in different blocks do not contend.
+  struct alignas(64) Block {
+    std::atomic<std::uint64_t> state{0};  // (job id << 32) | next unclaimed chunk of the block
+  };
 
   int threads_ = 1;
   std::vector<std::thread> workers_;
   std::atomic<unsigned> wake_{0};          // bumped for every job (and to quit): what idle workers wait on
-  std::atomic<std::uint64_t> state_{0};    // (job id << 32) | next unclaimed chunk
+  std::atomic<std::uint32_t> job_{0};      // the id of the job last opened
   std::atomic<std::size_t> done_{0};       // chunks of the current job finished
   std::atomic<bool> quit_{false};
-  // The current job, written by run() before it publishes the job in state_ (release), read after seeing it.
+  Block blocks_[kMaxThreads];
+  // The current job, written by run() before it opens the job's blocks (release), read after seeing it.
   // Atomic only because a late worker may read them while the next job is being written (its claim then fails
   // and it discards what it read); relaxed order costs nothing.
   std::atomic<void (*)(void*, std::size_t)> fn_{nullptr};

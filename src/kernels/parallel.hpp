@@ -1,9 +1,9 @@
 // A small persistent thread pool for deterministic data parallelism.
 //
 // Work is always cut into the same chunks, whatever the thread count (the caller fixes the chunking from the
-// shapes alone); threads only decide WHO runs a chunk (each thread claims the next unclaimed one). A chunk computes
-// the same float operations in the same order on any thread, so one thread and two threads give bit-identical
-// results.
+// shapes alone); threads only decide WHO runs a chunk (each thread claims the unclaimed chunks of its own block
+// first, then what is left of the others'). A chunk computes the same float operations in the same order on any
+// thread, so one thread and two threads give bit-identical results.
 #pragma once
 #include <cstddef>
 
@@ -15,7 +15,8 @@ void set_num_threads(int threads);
 int num_threads();
 
 /// Runs fn(ctx, c) for every c in [0, chunks), each chunk on whichever thread claims it first (the caller takes
-/// part), and returns when all are done. No allocation. Not reentrant: fn must not call parallel_chunks.
+/// part; with T threads, thread t starts on chunk_range(chunks, T, t), the caller being thread 0), and returns when
+/// all are done. No allocation. Not reentrant: fn must not call parallel_chunks.
 void parallel_chunks(std::size_t chunks, void (*fn)(void* ctx, std::size_t chunk), void* ctx);
 
 /// The same for any callable f(std::size_t chunk).

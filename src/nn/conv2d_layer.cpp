@@ -1,6 +1,7 @@
 // Conv2d as a layer: im2col + GEMM kernels (src/kernels/conv2d.hpp) over fixed image ranges forward and for the
-// input gradient, and output-channel ranges (one per thread) for the weight gradient, each element summed over the
-// whole batch in image order, so any thread count gives the same bits.
+// input gradient. The weight gradient runs over output-channel or patch-row ranges (one per thread), each element
+// summed over the whole batch in image order, or, for layers of at most 16 output channels, over the same image
+// ranges as the forward, their partial sums added in range order. Either way any thread count gives the same bits.
 #include "nn/layers_impl.hpp"
 
 #include <algorithm>
@@ -25,6 +26,7 @@ class Conv2dLayer final : public Layer {
     s_.stride = l.stride;
     s_.padding = l.padding;
     keep_columns_ = kernels::conv2d_keeps_columns(s_);
+    by_images_ = s_.O <= 16 && s_.patch() + 1 >= s_.O;
   }
 
   std::span<const float> forward(std::span<const float> x, std::size_t N, const ForwardContext& ctx) override {
@@ -51,27 +53,26 @@ class Conv2dLayer final : public Layer {
   std::span<const float> backward(std::span<const float> dy, bool need_dx) override {
     const std::size_t N = N_;
     dy = dy.first(N * s_.O * s_.pixels());
-    // One range per thread. Unlike the image chunks this may follow the thread count: every dw/db element is one
-    // chain over the whole batch whatever the range (kernels/conv2d.hpp), so the bits do not move. More ranges than
-    // threads would only cost: each range re-reads (or rebuilds, or transposes) every image's columns. Where the
-    // kernel runs the output channels across vector lanes (C·K·K + 1 >= O), a range of fewer than 16 channels
-    // leaves lanes idle and still runs every patch row (two ranges of lenet5.conv1's 6 channels cost each thread
-    // what one range costs one thread: measured lenet5 slower on 2 threads than on 1), so such a layer splits its
-    // patch rows instead, each range with all the channels.
-    const std::size_t threads = static_cast<std::size_t>(kernels::num_threads()), R = s_.patch() + 1;
-    const bool by_rows = R >= s_.O && s_.O < 16 * threads;
-    const std::size_t ranges = std::min(by_rows ? R : s_.O, threads);
-    auto weights = [&](std::size_t c) {
-      const kernels::Range r = kernels::chunk_range(by_rows ? R : s_.O, ranges, c);
-      const std::size_t o0 = by_rows ? 0 : r.begin, o1 = by_rows ? s_.O : r.end;
-      const std::size_t r0 = by_rows ? r.begin : 0, r1 = by_rows ? r.end : kernels::kAllRows;
-      if (kept_)
-        kernels::conv2d_backward_weight(weight(state_.grads), bias(state_.grads), dy, cols_, s_, N, o0, o1, r0, r1);
-      else
-        kernels::conv2d_backward_weight_from_input(weight(state_.grads), bias(state_.grads), dy, x_, s_, N, o0, o1,
-                                                   r0, r1);
-    };
-    kernels::parallel_for_chunks(ranges, weights);
+    if (by_images_) {
+      weight_gradient_by_images(dy, N);
+    } else {
+      // One range per thread. Unlike the image chunks this may follow the thread count: every dw/db element is one
+      // chain over the whole batch whatever the range (kernels/conv2d.hpp), so the bits do not move. More ranges
+      // than threads would only cost: each range re-reads (or rebuilds, or transposes) every image's columns. Where
+      // the kernel runs the output channels across vector lanes (C·K·K + 1 >= O), a range of fewer than 16 channels
+      // leaves lanes idle and still runs every patch row, so such a layer splits its patch rows instead, each range
+      // with all the channels.
+      const std::size_t threads = static_cast<std::size_t>(kernels::num_threads()), R = s_.patch() + 1;
+      const bool by_rows = R >= s_.O && s_.O < 16 * threads;
+      const std::size_t ranges = std::min(by_rows ? R : s_.O, threads);
+      auto weights = [&](std::size_t c) {
+        const kernels::Range r = kernels::chunk_range(by_rows ? R : s_.O, ranges, c);
+        const std::size_t o0 = by_rows ? 0 : r.begin, o1 = by_rows ? s_.O : r.end;
+        const std::size_t r0 = by_rows ? r.begin : 0, r1 = by_rows ? r.end : kernels::kAllRows;
+        weight_gradient(weight(state_.grads), bias(state_.grads), dy, 0, N, o0, o1, r0, r1);
+      };
+      kernels::parallel_for_chunks(ranges, weights);
+    }
     if (!need_dx) return {};
     grow(dx_, N * s_.C * s_.H * s_.W);
     const std::size_t chunks = image_chunks(N), per = s_.patch() * s_.pixels();
@@ -92,7 +93,46 @@ class Conv2dLayer final : public Layer {
   std::size_t N_ = 0;
   bool keep_columns_ = true;  // the shape's choice for training forwards
   bool kept_ = false;         // the last forward kept its columns in cols_
-  std::vector<float> y_, cols_, dx_, dcols_;
+  bool by_images_ = false;    // the weight gradient sums per image chunk, then the chunks (fixed by the shape)
+  std::vector<float> y_, cols_, dx_, dcols_, dw_parts_;
+
+  // [dw | db] rows o0 .. o1 − 1, patch rows r0 .. r1 − 1, += the gradient of images [n0, n1).
+  void weight_gradient(std::span<float> dw, std::span<float> db, std::span<const float> dy, std::size_t n0,
+                       std::size_t n1, std::size_t o0, std::size_t o1, std::size_t r0, std::size_t r1) {
+    const std::size_t N = n1 - n0, out = s_.O * s_.pixels();
+    dy = dy.subspan(n0 * out, N * out);
+    if (kept_) {
+      const std::size_t cols = s_.patch() * s_.pixels();
+      kernels::conv2d_backward_weight(dw, db, dy, std::span<const float>(cols_).subspan(n0 * cols, N * cols), s_, N,
+                                      o0, o1, r0, r1);
+    } else {
+      const std::size_t image = s_.C * s_.H * s_.W;
+      kernels::conv2d_backward_weight_from_input(dw, db, dy, x_.subspan(n0 * image, N * image), s_, N, o0, o1, r0,
+                                                 r1);
+    }
+  }
+
+  // Layers of at most 16 output channels run them across one vector's lanes with all patch rows (the patch-rows
+  // path): split by channels they leave lanes idle, split by rows each thread still runs the whole batch. Split by
+  // images, each thread runs its own images (the ones it wrote in the forward, in its core's cache) at the 1-thread
+  // cost per image. Every image chunk sums its images into a zeroed partial [dw | db], then the partials are added
+  // in chunk order: fixed by the batch size alone, so any thread count gives the same bits.
+  void weight_gradient_by_images(std::span<const float> dy, std::size_t N) {
+    const std::size_t chunks = image_chunks(N), W = s_.O * s_.patch(), size = W + s_.O;
+    grow(dw_parts_, chunks * size);
+    auto part = [&](std::size_t c) {
+      const kernels::Range r = kernels::chunk_range(N, chunks, c);
+      const std::span<float> p = std::span(dw_parts_).subspan(c * size, size);
+      std::fill(p.begin(), p.end(), 0.0f);
+      weight_gradient(p.first(W), p.subspan(W), dy, r.begin, r.end, 0, s_.O, 0, kernels::kAllRows);
+    };
+    kernels::parallel_for_chunks(chunks, part);
+    const std::span<float> g = state_.grads.first(size);  // [dw | db], contiguous in the flat buffer
+    for (std::size_t c = 0; c < chunks; ++c) {
+      const float* p = dw_parts_.data() + c * size;
+      for (std::size_t i = 0; i < size; ++i) g[i] += p[i];
+    }
+  }
 
   static std::size_t image_chunks(std::size_t N) { return std::max<std::size_t>(1, (N + kImagesPerChunk - 1) / kImagesPerChunk); }
   template <class T>

@@ -1,7 +1,8 @@
 // Whole conv models through Model::forward/backward: finite-difference gradients of every parameter (conv with
 // stride and padding on odd sizes, max and average pooling, BatchNorm in train mode, Dropout with its mask held
-// fixed), bit-identical training on 1 and 2 threads (cnn-bn, cnn-dropout), BatchNorm's eval mode using the running
-// statistics, and Sequential(Conv2d(...), ...) equal to make_model of the same spec.
+// fixed, weight gradients summed over image chunks), bit-identical training on 1, 2 and 3 threads (cnn-bn,
+// cnn-dropout, lenet5), BatchNorm's eval mode using the running statistics, and Sequential(Conv2d(...), ...) equal
+// to make_model of the same spec.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -69,16 +70,19 @@ TEST(ConvModelGradients, StridePaddingOddSizesMaxPool) {
   check_gradients("1x9x7-conv3k3s2p1-relu-maxpool2-flatten-5", 3);
 }
 TEST(ConvModelGradients, TwoConvsAvgPool) { check_gradients("2x9x7-conv3k2p1-relu-conv4k3s2-avgpool2-flatten-4", 2); }
+// 17 images: three image chunks, whose partial weight gradients a layer of at most 16 channels adds up.
+TEST(ConvModelGradients, WeightGradientSummedOverImageChunks) {
+  check_gradients("2x6x5-conv4k3p1-relu-conv16k3-flatten-3", 17);
+}
 TEST(ConvModelGradients, BatchNormTrainModeAndDropout) {
   check_gradients("1x7x9-conv3k3p1-bn-relu-maxpool2s1-dropout0.3-flatten-6-relu-4", 4);
 }
 
 // A few SGD steps with momentum; the parameters and buffers as raw bytes.
-std::vector<std::uint8_t> train_steps(const std::string& spec, int threads) {
+std::vector<std::uint8_t> train_steps(const std::string& spec, int threads, std::size_t N = 6) {
   set_num_threads(threads);
   Model model = make_model(spec, 7);
   SGD sgd(model, SgdOptions{.lr = 0.05, .momentum = 0.9});
-  const std::size_t N = 6;
   for (int step = 0; step < 2; ++step) {
     const std::vector<float> x = random_values(N * model.input_size(), 100 + step, 0.0f, 1.0f);
     const std::vector<float> r = random_values(N * model.num_classes(), 200 + step);
@@ -98,13 +102,20 @@ std::vector<std::uint8_t> train_steps(const std::string& spec, int threads) {
   return bytes;
 }
 
-// lenet5's weight gradients split their patch rows across the threads (6 and 16 channels), the others their
-// output channels.
+// cnn-bn's and cnn-dropout's weight gradients split their output channels (or patch rows) across the threads.
 TEST(ConvModelThreads, CnnBnAndCnnDropoutBitIdenticalOnOneAndTwoThreads) {
-  for (const std::string spec : {"cnn-bn", "cnn-dropout", "lenet5"}) {
+  for (const std::string spec : {"cnn-bn", "cnn-dropout"}) {
     SCOPED_TRACE(spec);
     EXPECT_TRUE(train_steps(spec, 1) == train_steps(spec, 2));
   }
+}
+
+// lenet5's weight gradients (6 and 16 channels) sum per image chunk, then add the chunks: 19 images make three
+// chunks of 7, 6 and 6, which two and three threads share out differently.
+TEST(ConvModelThreads, Lenet5BitIdenticalOnOneTwoAndThreeThreads) {
+  const std::vector<std::uint8_t> one = train_steps("lenet5", 1, 19);
+  EXPECT_TRUE(one == train_steps("lenet5", 2, 19));
+  EXPECT_TRUE(one == train_steps("lenet5", 3, 19));
 }
 
 // A share of a batch (a data-parallel rank's) given its first sample's index gets the Dropout masks the whole batch

@@ -120,6 +120,9 @@ class Model {
   Shape input_shape() const;
   /// Output width: the last layer's out features (number of logits per sample); 0 for an empty model.
   std::size_t num_classes() const;
+  /// Multiply-adds of one training step (forward and backward) on N samples, as the layers run it (an MLP's two
+  /// layers merged, for instance): what fit() sizes a step's threads by (kernels::threads_for_work).
+  std::size_t step_multiply_adds(std::size_t N) const;
 
   /// All parameters, flat, in named_parameters() order; the gradients mirror them element for element.
   std::span<float> parameters() { return params_; }

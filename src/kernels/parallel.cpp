@@ -41,6 +41,8 @@ class Pool {
   ~Pool() { resize(1); }
 
   int threads() const { return threads_; }
+  int limit() const { return limit_; }
+  void set_limit(int limit) { limit_ = limit; }
 
   void resize(int threads) {
     if (threads == threads_) return;
@@ -58,7 +60,8 @@ class Pool {
   }
 
   void run(std::size_t chunks, void (*fn)(void*, std::size_t), void* ctx) {
-    if (threads_ == 1 || chunks <= 1) {
+    const int active = std::min(threads_, limit_);
+    if (active == 1 || chunks <= 1) {
       for (std::size_t c = 0; c < chunks; ++c) fn(ctx, c);
       return;
     }
@@ -69,12 +72,13 @@ class Pool {
     // the chunk ran twice, and the count of finished chunks could overshoot and leave the caller waiting forever
     // (tests/engine/test_parallel.cpp).
     const std::uint32_t job = job_.load(std::memory_order_relaxed) + 1;
-    const std::size_t blocks = static_cast<std::size_t>(threads_);
+    const std::size_t blocks = static_cast<std::size_t>(active);
     for (std::size_t b = 0; b < blocks; ++b) blocks_[b].state.store(pack(job, kClosed), std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_release);
     fn_.store(fn, std::memory_order_relaxed);
     ctx_.store(ctx, std::memory_order_relaxed);
     chunks_.store(chunks, std::memory_order_relaxed);
+    blocks_used_.store(blocks, std::memory_order_relaxed);
     done_.store(0, std::memory_order_relaxed);
     for (std::size_t b = 0; b < blocks; ++b)
       blocks_[b].state.store(pack(job, chunk_range(chunks, blocks, b).begin), std::memory_order_release);
@@ -103,10 +107,11 @@ class Pool {
     void (*fn)(void*, std::size_t) = fn_.load(std::memory_order_relaxed);
     void* ctx = ctx_.load(std::memory_order_relaxed);
     const std::size_t chunks = chunks_.load(std::memory_order_relaxed);
+    const std::size_t blocks = blocks_used_.load(std::memory_order_relaxed);
     // Pairs with run()'s release fence: had the description read come from a later job, every block's state read
     // below shows that job's id (or its closing) and nothing is claimed.
     std::atomic_thread_fence(std::memory_order_acquire);
-    const std::size_t blocks = static_cast<std::size_t>(threads_);
+    if (home >= blocks) return;  // a thread beyond the job's limit (ThreadLimit) takes no part
     for (std::size_t k = 0; k < blocks; ++k) {
       const std::size_t b = (home + k) % blocks, end = chunk_range(chunks, blocks, b).end;
       std::atomic<std::uint64_t>& state = blocks_[b].state;
@@ -142,6 +147,7 @@ class Pool {
   };
 
   int threads_ = 1;
+  int limit_ = kMaxThreads;  // ThreadLimit's, set between jobs
   std::vector<std::thread> workers_;
   std::atomic<unsigned> wake_{0};          // bumped for every job (and to quit): what idle workers wait on
   std::atomic<std::uint32_t> job_{0};      // the id of the job last opened
@@ -154,6 +160,7 @@ class Pool {
   std::atomic<void (*)(void*, std::size_t)> fn_{nullptr};
   std::atomic<void*> ctx_{nullptr};
   std::atomic<std::size_t> chunks_{0};
+  std::atomic<std::size_t> blocks_used_{0};  // the threads taking part: min(threads_, limit_)
 };
 
 Pool& pool() {
@@ -169,6 +176,17 @@ int num_threads() { return pool().threads(); }
 
 void parallel_chunks(std::size_t chunks, void (*fn)(void* ctx, std::size_t chunk), void* ctx) {
   pool().run(chunks, fn, ctx);
+}
+
+ThreadLimit::ThreadLimit(int threads) : previous_(pool().limit()) {
+  pool().set_limit(std::clamp(threads, 1, previous_));
+}
+
+ThreadLimit::~ThreadLimit() { pool().set_limit(previous_); }
+
+int threads_for_work(std::size_t multiply_adds) {
+  constexpr std::size_t kMultiplyAddsPerThread = 3'000'000;
+  return static_cast<int>(std::clamp<std::size_t>(multiply_adds / kMultiplyAddsPerThread, 1, 64));
 }
 
 std::size_t product_chunks(std::size_t N, std::size_t D_in, std::size_t D_out) {

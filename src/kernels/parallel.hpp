@@ -25,6 +25,26 @@ void parallel_for_chunks(std::size_t chunks, F& f) {
   parallel_chunks(chunks, [](void* ctx, std::size_t c) { (*static_cast<F*>(ctx))(c); }, &f);
 }
 
+/// While it lives, parallel_chunks uses at most `threads` threads (the caller and threads - 1 workers; at least 1):
+/// for work too small to be worth sharing. The chunks stay the same, so the bits do not change. Limits nest (the
+/// previous one comes back); not to be created while parallel_chunks runs.
+class ThreadLimit {
+ public:
+  explicit ThreadLimit(int threads);
+  ~ThreadLimit();
+  ThreadLimit(const ThreadLimit&) = delete;
+  ThreadLimit& operator=(const ThreadLimit&) = delete;
+
+ private:
+  int previous_;
+};
+
+/// The threads a training step of `multiply_adds` multiply-adds (forward and backward, Model::step_multiply_adds)
+/// is worth: one per 3 M. Below that, handing a step's regions between cores costs more than it saves (on this
+/// 2-vCPU VM: logistic and hidden, 2.0 M and 2.8 M, ran 0.86-0.89x as fast on two threads as on one; hidden-relu,
+/// 6.5 M, 1.05-1.08x; lenet5, 150 M, 1.7x; docs/performance.md).
+int threads_for_work(std::size_t multiply_adds);
+
 /// Chunks of a matrix product [N, D_in] x [D_in, D_out] (the linear kernels' split): 1 below 2^17 multiply-adds,
 /// where splitting costs more than it saves, else 2. Fixed by the shapes, never by the thread count.
 std::size_t product_chunks(std::size_t N, std::size_t D_in, std::size_t D_out);

@@ -50,6 +50,10 @@ class Conv2dLayer final : public Layer {
     return std::span<const float>(y_).first(N * s_.O * s_.pixels());
   }
 
+  std::size_t step_multiply_adds(std::size_t N, bool need_dx) const override {
+    return (need_dx ? 3 : 2) * N * s_.O * s_.pixels() * s_.patch();  // forward, weight gradient, input gradient
+  }
+
   std::span<const float> backward(std::span<const float> dy, bool need_dx) override {
     const std::size_t N = N_;
     dy = dy.first(N * s_.O * s_.pixels());

@@ -43,6 +43,9 @@ class Layer {
   /// Given dy [N, out] for the last forward, accumulates (+=) its parameter gradients and, when need_dx, returns dx
   /// [N, in] (valid until the next backward); returns an empty span when !need_dx.
   virtual std::span<const float> backward(std::span<const float> dy, bool need_dx) = 0;
+  /// Multiply-adds of a training step (forward, then backward with need_dx) on N samples, as this layer runs them;
+  /// 0 for the layers whose cost is a pass over memory. What a step's thread count is sized by.
+  virtual std::size_t step_multiply_adds(std::size_t /*N*/, bool /*need_dx*/) const { return 0; }
 };
 
 /// The layers that run for specs: each run of Linear/ReLU starting with a Linear is one LinearStack block, every

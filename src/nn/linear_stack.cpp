@@ -114,17 +114,30 @@ kernels::SparseRows rows_of(const auto& c, std::size_t D_in) {
 }
 }  // namespace
 
+// Merged, a batch costs C·D·(2N + 3H) multiply-adds (two N x D x C products, three C x H x D ones), as two layers
+// about 2N·D·H: merged from N = 22 up at 784 -> 32 -> 10.
+bool LinearStack::merges(std::size_t N) const {
+  const std::size_t H = layers_.front().out, C = layers_.back().out;
+  return mergeable_ && C * (2 * N + 3 * H) < 2 * N * H;
+}
+
+std::size_t LinearStack::step_multiply_adds(std::size_t N, bool need_dx) const {
+  if (merges(N)) return layers_.back().out * layers_.front().in * (2 * N + 3 * layers_.front().out);
+  std::size_t total = 0;
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    const LayerSpec& l = layers_[i];
+    // forward and weight gradient; the input gradient for every layer but a first one nobody asks it of
+    if (l.kind == LayerSpec::Kind::Linear) total += (i > 0 || need_dx ? 3 : 2) * N * l.in * l.out;
+  }
+  return total;
+}
+
 // Chooses each layer's kernels and sizes every buffer for a batch of N (growing only), on the calling thread,
 // before any parallel region reads them.
 void LinearStack::prepare(std::span<const float> x, std::size_t N) {
   input_ = x.data();
   batch_ = N;
-  // Merged, a batch costs C·D·(2N + 3H) multiply-adds (two N x D x C products, three C x H x D ones), as two layers
-  // about 2N·D·H: merged from N = 22 up at 784 -> 32 -> 10.
-  if (mergeable_) {
-    const std::size_t H = layers_.front().out, C = layers_.back().out;
-    merged_now_ = C * (2 * N + 3 * H) < 2 * N * H;
-  }
+  merged_now_ = merges(N);
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     const LayerSpec& l = layers_[i];
     const bool fuse_relu = fuses_relu(i);

@@ -20,6 +20,7 @@ class LinearStack final : public Layer {
   LinearStack(std::vector<LayerSpec> layers, std::span<float> params, std::span<float> grads, bool first);
   std::span<const float> forward(std::span<const float> x, std::size_t N, const ForwardContext& ctx) override;
   std::span<const float> backward(std::span<const float> dy, bool need_dx) override;
+  std::size_t step_multiply_adds(std::size_t N, bool need_dx) const override;
 
  private:
   std::vector<LayerSpec> layers_;
@@ -62,6 +63,7 @@ class LinearStack final : public Layer {
   };
   bool mergeable_ = false, merged_now_ = false;
   Merged merged_;
+  bool merges(std::size_t N) const;
   void forward_merged();
   void backward_merged(std::span<const float> dlogits);
   Path choose_path(std::size_t layer, std::span<const float> inp) const;

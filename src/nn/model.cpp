@@ -111,6 +111,12 @@ std::size_t Model::input_size() const { return layers_.empty() ? 0 : layers_.fro
 Shape Model::input_shape() const { return layers_.empty() ? Shape{} : layers_.front().in_shape; }
 std::size_t Model::num_classes() const { return layers_.empty() ? 0 : layers_.back().out; }
 
+std::size_t Model::step_multiply_adds(std::size_t N) const {
+  std::size_t total = 0;
+  for (std::size_t i = 0; i < blocks_.size(); ++i) total += blocks_[i]->step_multiply_adds(N, i > 0);
+  return total;
+}
+
 std::vector<StateEntry> Model::state_entries() const { return mnist::state_entries(layers_); }
 
 std::vector<NamedParameter> Model::named_parameters() {

@@ -188,6 +188,19 @@ TEST(Model, TwoLinearLayersMergedAgreeWithTheLayersApart) {
   }
 }
 
+// The work a step's threads are sized by, as the layers run it: forward, weight gradient and (but for the first
+// layer) input gradient per product; 784 -> 32 -> 10 from 22 samples up as one merged map, C·D·(2N + 3H).
+TEST(Model, StepMultiplyAddsCountWhatTheLayersRun) {
+  EXPECT_EQ(make_model("logistic", 0).step_multiply_adds(128), 2u * 128 * 784 * 10);
+  EXPECT_EQ(make_model("hidden-relu", 0).step_multiply_adds(128), 2u * 128 * 784 * 32 + 3u * 128 * 32 * 10);
+  EXPECT_EQ(make_model("hidden", 0).step_multiply_adds(128), 10u * 784 * (2 * 128 + 3 * 32));
+  EXPECT_EQ(make_model("hidden", 0).step_multiply_adds(8), 2u * 8 * 784 * 32 + 3u * 8 * 32 * 10);  // not merged
+  // lenet5: conv1 6x(28x28)x25 (first: no input gradient), conv2 16x(10x10)x150, then 400 -> 120 -> 84 -> 10.
+  const std::size_t N = 4;
+  EXPECT_EQ(make_model("lenet5", 0).step_multiply_adds(N),
+            2 * N * 6 * 784 * 25 + 3 * N * 16 * 100 * 150 + 3 * N * (400 * 120 + 120 * 84 + 84 * 10));
+}
+
 TEST(Model, BackwardTwiceDoublesGradientsAndZeroGradClears) {
   Model m = make_model("hidden-relu", 3);
   const std::size_t N = 5;

@@ -116,3 +116,46 @@ TEST(Parallel, EachThreadRunsItsOwnBlockOfChunksWhenBothKeepUp) {
     EXPECT_EQ(ran[c] == caller, c < ran.size() / 2)
         << "chunk " << c << " ran on the " << (ran[c] == caller ? "caller" : "worker");
 }
+
+// A ThreadLimit keeps the jobs on the first threads (the caller alone at 1) and gives the previous limit back; the
+// chunks stay the same.
+TEST(Parallel, AThreadLimitKeepsJobsOnItsThreadsAndNests) {
+  Watchdog watchdog(std::chrono::seconds(30));
+  TwoThreads two;
+  const std::thread::id caller = std::this_thread::get_id();
+  std::array<std::thread::id, 8> ran{};
+  auto record = [&](std::size_t c) {
+    ran[c] = std::this_thread::get_id();
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  };
+  auto on_caller = [&] {
+    std::size_t n = 0;
+    for (const std::thread::id& id : ran) n += id == caller;
+    return n;
+  };
+  {
+    const ThreadLimit one(1);
+    parallel_for_chunks(ran.size(), record);
+    EXPECT_EQ(on_caller(), ran.size());
+    {
+      const ThreadLimit more(2);  // nested: no more than the limit around it
+      parallel_for_chunks(ran.size(), record);
+      EXPECT_EQ(on_caller(), ran.size());
+    }
+    parallel_for_chunks(ran.size(), record);
+    EXPECT_EQ(on_caller(), ran.size());
+  }
+  // The limit gone, the worker takes its block again (a worker held off its core for the whole job may lose it).
+  int tries = 0;
+  do parallel_for_chunks(ran.size(), record);
+  while (on_caller() == ran.size() && ++tries < 3);
+  EXPECT_LT(on_caller(), ran.size());
+}
+
+// One thread per 3 M multiply-adds of a step, at least one.
+TEST(Parallel, ThreadsForWorkGrowWithTheWork) {
+  EXPECT_EQ(threads_for_work(0), 1);
+  EXPECT_EQ(threads_for_work(2'999'999), 1);
+  EXPECT_EQ(threads_for_work(6'000'000), 2);
+  EXPECT_EQ(threads_for_work(std::size_t{1} << 40), 64);
+}

@@ -63,7 +63,9 @@ void add_compute_options(CLI::App& command, CommonOptions& options) {
       ->type_name("N")
       ->check(whole_number_validator("a seed"))
       ->capture_default_str();
-  command.add_option("--threads", options.threads, "Threads to use (0: all cores); the result is the same for any count")
+  command.add_option("--threads", options.threads,
+                     "Threads to use (0: all cores; a small model's steps use fewer); the result is the same for any "
+                     "count")
       ->check(CLI::Range(0, 1024))
       ->type_name("N")
       ->capture_default_str();

@@ -4,6 +4,7 @@
 //                          [MODELS=logistic,hidden,hidden-relu] [THREADS=1,2] [REPEATS=3]
 // Prints first the dense limit measured now (OpenBLAS sgemm at the first layer's shape, 128x784 · 784x32, on 1
 // and on 2 threads), then one line per model, seed and thread count:
+//   step_threads the threads a training step of the model uses at that count (fit() sizes them by the step's work)
 //   seconds      training-loop wall time (all epochs, validation included), best of REPEATS
 //   cpu          CPU time of the process during that run (all threads): near `seconds` on an idle machine
 //   samples/s    training images per second (54,000 x epochs / seconds)
@@ -103,6 +104,7 @@ int main(int argc, char** argv) {
           std::uint64_t bits = 0;
           Flops f;
           std::size_t n_train = 0, n_val = 0;
+          int step_threads = 1;
           for (int rep = 0; rep < repeats; ++rep) {
             TutorialRun run = run_tutorial(train_set, model_name, seed, threads, epochs);
             if (run.seconds < best) {
@@ -110,6 +112,8 @@ int main(int argc, char** argv) {
               best_cpu = run.cpu_seconds;
             }
             f = flops_of(run.model);
+            // The threads fit() let a step use (kernels::threads_for_work): fewer than asked for a small model.
+            step_threads = std::min(threads, mnist::kernels::threads_for_work(run.model.step_multiply_adds(128)));
             n_train = run.n_train;
             n_val = run.n_val;
             bits = run_bits(run);
@@ -120,9 +124,9 @@ int main(int argc, char** argv) {
           const double gflops = total_flop / best / 1e9;
           const mnist::EpochStats& last = h.epochs.back();
           std::printf(
-              "%-12s seed=%llu threads=%d seconds=%.3f cpu=%.3f samples/s=%.0f GFLOP/s=%.1f limit=%.0f%% "
-              "loss=%.4f val_acc=%.4f exact=%zu/%zu bits=%016llx\n",
-              model_name.c_str(), static_cast<unsigned long long>(seed), threads, best, best_cpu,
+              "%-12s seed=%llu threads=%d step_threads=%d seconds=%.3f cpu=%.3f samples/s=%.0f GFLOP/s=%.1f "
+              "limit=%.0f%% loss=%.4f val_acc=%.4f exact=%zu/%zu bits=%016llx\n",
+              model_name.c_str(), static_cast<unsigned long long>(seed), threads, step_threads, best, best_cpu,
               static_cast<double>(n_train * epochs) / best, gflops, 100.0 * gflops / limits[ti], last.train_loss,
               last.val_accuracy, last.val_correct, last.val_total, static_cast<unsigned long long>(bits));
           std::fflush(stdout);

@@ -75,7 +75,8 @@ struct FitOptions {
   /// exactly. Not owned; must outlive the call. nullptr: the optimizer's lr is left alone.
   const LrSchedule* schedule = nullptr;
   /// Threads for the run (calls set_num_threads; see nn.hpp): results are bit-identical for any count.
-  /// 0 keeps the current setting.
+  /// 0 keeps the current setting. A step uses at most one per 1.5 M multiply-adds of its work
+  /// (Model::step_multiply_adds): a smaller step is not worth sharing between cores.
   int threads = 0;
   /// Data parallelism (see dist.hpp): when set and of more than one rank, every rank calls fit() with the same
   /// model, loaders and options; each computes the gradient of its shard of every batch (dist::shard_of), scaled so

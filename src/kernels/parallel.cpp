@@ -185,7 +185,7 @@ ThreadLimit::ThreadLimit(int threads) : previous_(pool().limit()) {
 ThreadLimit::~ThreadLimit() { pool().set_limit(previous_); }
 
 int threads_for_work(std::size_t multiply_adds) {
-  constexpr std::size_t kMultiplyAddsPerThread = 3'000'000;
+  constexpr std::size_t kMultiplyAddsPerThread = 1'500'000;
   return static_cast<int>(std::clamp<std::size_t>(multiply_adds / kMultiplyAddsPerThread, 1, 64));
 }
 

@@ -40,9 +40,10 @@ class ThreadLimit {
 };
 
 /// The threads a training step of `multiply_adds` multiply-adds (forward and backward, Model::step_multiply_adds)
-/// is worth: one per 3 M. Below that, handing a step's regions between cores costs more than it saves (on this
-/// 2-vCPU VM: logistic and hidden, 2.0 M and 2.8 M, ran 0.86-0.89x as fast on two threads as on one; hidden-relu,
-/// 6.5 M, 1.05-1.08x; lenet5, 150 M, 1.7x; docs/performance.md).
+/// is worth: one per 1.5 M, rounded down. Below two of them, handing a step's regions between cores costs more
+/// than it saves: logistic and hidden (2.0 M and 2.8 M a step) ran 0.86-0.89x as fast on two threads as on one on
+/// a 2-vCPU VM and 1.02x / 0.74x on 16 dedicated cores, where hidden-relu (6.5 M: 4 threads) ran best on 4
+/// (1.48x) and lenet5 (about 150 M) gains 1.7x on two vCPUs (docs/performance.md).
 int threads_for_work(std::size_t multiply_adds);
 
 /// Chunks of a matrix product [N, D_in] x [D_in, D_out] (the linear kernels' split): 1 below 2^17 multiply-adds,

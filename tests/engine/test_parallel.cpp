@@ -152,10 +152,12 @@ TEST(Parallel, AThreadLimitKeepsJobsOnItsThreadsAndNests) {
   EXPECT_LT(on_caller(), ran.size());
 }
 
-// One thread per 3 M multiply-adds of a step, at least one.
+// One thread per 1.5 M multiply-adds of a step, at least one: logistic and hidden (2.0 M, 2.8 M at batch 128) on
+// one, hidden-relu (6.5 M) on up to four.
 TEST(Parallel, ThreadsForWorkGrowWithTheWork) {
   EXPECT_EQ(threads_for_work(0), 1);
   EXPECT_EQ(threads_for_work(2'999'999), 1);
-  EXPECT_EQ(threads_for_work(6'000'000), 2);
+  EXPECT_EQ(threads_for_work(3'000'000), 2);
+  EXPECT_EQ(threads_for_work(6'540'000), 4);
   EXPECT_EQ(threads_for_work(std::size_t{1} << 40), 64);
 }

@@ -17,9 +17,12 @@ using namespace mnist::kernels;
 
 namespace {
 // Restores one thread at the end of a test, whatever happens in it.
-struct TwoThreads {
-  TwoThreads() { set_num_threads(2); }
-  ~TwoThreads() { set_num_threads(1); }
+struct Threads {
+  explicit Threads(int n) { set_num_threads(n); }
+  ~Threads() { set_num_threads(1); }
+};
+struct TwoThreads : Threads {
+  TwoThreads() : Threads(2) {}
 };
 
 // Ends the process with a message if the test has not finished within `limit` (a lost chunk leaves the caller
@@ -160,4 +163,22 @@ TEST(Parallel, ThreadsForWorkGrowWithTheWork) {
   EXPECT_EQ(threads_for_work(3'000'000), 2);
   EXPECT_EQ(threads_for_work(6'540'000), 4);
   EXPECT_EQ(threads_for_work(std::size_t{1} << 40), 64);
+}
+
+// More threads than cores, limits changing between jobs and a busy thread making workers late: every chunk still
+// runs once, whichever blocks the threads start on.
+TEST(Parallel, EveryChunkRunsOnceOnFourThreadsUnderChangingLimits) {
+  Watchdog watchdog(std::chrono::seconds(60));
+  const Threads four(4);
+  BusyThread busy;
+  std::array<std::atomic<int>, 40> runs{};
+  for (int job = 0; job < 300000; ++job) {
+    const std::size_t chunks = 1 + static_cast<std::size_t>(job * 7 % 37);
+    const ThreadLimit limit(1 + job / 3 % 5);  // 1 .. 5: at, under and over the pool's 4
+    for (auto& r : runs) r.store(0);
+    auto chunk = [&](std::size_t c) { runs[c].fetch_add(1); };
+    parallel_for_chunks(chunks, chunk);
+    for (std::size_t c = 0; c < runs.size(); ++c)
+      ASSERT_EQ(runs[c].load(), c < chunks ? 1 : 0) << "job " << job << " (" << chunks << " chunks), chunk " << c;
+  }
 }

@@ -41,8 +41,15 @@ class Pool {
   ~Pool() { resize(1); }
 
   int threads() const { return threads_; }
-  int limit() const { return limit_; }
-  void set_limit(int limit) { limit_ = limit; }
+  int limit() const { return limit_.load(std::memory_order_relaxed); }
+  int active() const { return std::min(threads_, limit()); }
+  // Workers beyond a lowered limit sleep on standby_ until it changes, instead of waking (and spinning) for every
+  // job they take no part in.
+  void set_limit(int limit) {
+    limit_.store(limit, std::memory_order_release);
+    standby_.fetch_add(1, std::memory_order_release);
+    standby_.notify_all();
+  }
 
   void resize(int threads) {
     if (threads == threads_) return;
@@ -50,6 +57,8 @@ class Pool {
       quit_.store(true);
       wake_.fetch_add(1);
       wake_.notify_all();
+      standby_.fetch_add(1);
+      standby_.notify_all();
       for (std::thread& t : workers_) t.join();
       workers_.clear();
       quit_.store(false);
@@ -60,8 +69,8 @@ class Pool {
   }
 
   void run(std::size_t chunks, void (*fn)(void*, std::size_t), void* ctx) {
-    const int active = std::min(threads_, limit_);
-    if (active == 1 || chunks <= 1) {
+    const int active = this->active();
+    if (active == 1 || chunks <= 1 || chunks >= kClosed) {  // (4 G chunks: beyond any job here, run inline)
       for (std::size_t c = 0; c < chunks; ++c) fn(ctx, c);
       return;
     }
@@ -70,10 +79,12 @@ class Pool {
     // moved on (the release fence orders the closing before the description: see claim_and_run). Describing the new
     // job while the previous one still looked open let such a worker run a chunk of the new job under the old id:
     // the chunk ran twice, and the count of finished chunks could overshoot and leave the caller waiting forever
-    // (tests/engine/test_parallel.cpp).
+    // (tests/engine/test_parallel.cpp). Every thread's block is closed, also those beyond the job's limit: a late
+    // worker reading the new description with the old limit would otherwise find its block still under the old id
+    // and claim the new job's chunks in it a second time.
     const std::uint32_t job = job_.load(std::memory_order_relaxed) + 1;
     const std::size_t blocks = static_cast<std::size_t>(active);
-    for (std::size_t b = 0; b < blocks; ++b) blocks_[b].state.store(pack(job, kClosed), std::memory_order_relaxed);
+    for (int b = 0; b < threads_; ++b) blocks_[b].state.store(pack(job, kClosed), std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_release);
     fn_.store(fn, std::memory_order_relaxed);
     ctx_.store(ctx, std::memory_order_relaxed);
@@ -131,6 +142,12 @@ class Pool {
 
   void work(unsigned seen, std::size_t home) {
     for (;;) {
+      // Beyond the limit in force: asleep until the limit changes or the pool quits. (Jobs opened meanwhile move
+      // wake_ on; claim_and_run then finds them over, or running without this thread, and returns.)
+      for (unsigned gen = standby_.load(std::memory_order_acquire);
+           static_cast<int>(home) >= limit_.load(std::memory_order_acquire) && !quit_.load();
+           gen = standby_.load(std::memory_order_acquire))
+        standby_.wait(gen, std::memory_order_acquire);
       for (int s = 0; wake_.load(std::memory_order_acquire) == seen; ++s) {
         if (s < kSpins) cpu_relax();
         else wake_.wait(seen);
@@ -147,9 +164,10 @@ class Pool {
   };
 
   int threads_ = 1;
-  int limit_ = kMaxThreads;  // ThreadLimit's, set between jobs
+  std::atomic<int> limit_{kMaxThreads};   // ThreadLimit's, set between jobs by the caller
   std::vector<std::thread> workers_;
   std::atomic<unsigned> wake_{0};          // bumped for every job (and to quit): what idle workers wait on
+  std::atomic<unsigned> standby_{0};       // bumped when the limit changes (and to quit): what excluded workers wait on
   std::atomic<std::uint32_t> job_{0};      // the id of the job last opened
   std::atomic<std::size_t> done_{0};       // chunks of the current job finished
   std::atomic<bool> quit_{false};
@@ -173,6 +191,8 @@ Pool& pool() {
 void set_num_threads(int threads) { pool().resize(std::clamp(threads, 1, 64)); }
 
 int num_threads() { return pool().threads(); }
+
+int active_threads() { return pool().active(); }
 
 void parallel_chunks(std::size_t chunks, void (*fn)(void* ctx, std::size_t chunk), void* ctx) {
   pool().run(chunks, fn, ctx);

@@ -13,6 +13,8 @@ namespace mnist::kernels {
 /// Workers are started once and kept; not to be called while parallel_chunks runs.
 void set_num_threads(int threads);
 int num_threads();
+/// The threads a job uses now: num_threads() under the ThreadLimit in force.
+int active_threads();
 
 /// Runs fn(ctx, c) for every c in [0, chunks), each chunk on whichever thread claims it first (the caller takes
 /// part; with T threads, thread t starts on chunk_range(chunks, T, t), the caller being thread 0), and returns when

@@ -66,7 +66,7 @@ class Conv2dLayer final : public Layer {
       // the kernel runs the output channels across vector lanes (C·K·K + 1 >= O), a range of fewer than 16 channels
       // leaves lanes idle and still runs every patch row, so such a layer splits its patch rows instead, each range
       // with all the channels.
-      const std::size_t threads = static_cast<std::size_t>(kernels::num_threads()), R = s_.patch() + 1;
+      const std::size_t threads = static_cast<std::size_t>(kernels::active_threads()), R = s_.patch() + 1;
       const bool by_rows = R >= s_.O && s_.O < 16 * threads;
       const std::size_t ranges = std::min(by_rows ? R : s_.O, threads);
       auto weights = [&](std::size_t c) {
@@ -116,8 +116,9 @@ class Conv2dLayer final : public Layer {
     }
   }
 
-  // Layers of at most 16 output channels run them across one vector's lanes with all patch rows (the patch-rows
-  // path): split by channels they leave lanes idle, split by rows each thread still runs the whole batch. Split by
+  // Layers of at most 16 output channels (stride 1: on the patch-rows path, the channels across one vector's
+  // lanes) lose by either split across threads: by channels lanes go idle, by rows each thread still runs the whole
+  // batch. Split by
   // images, each thread runs its own images (the ones it wrote in the forward, in its core's cache) at the 1-thread
   // cost per image. Every image chunk sums its images into a zeroed partial [dw | db], then the partials are added
   // in chunk order: fixed by the batch size alone, so any thread count gives the same bits.

@@ -70,9 +70,11 @@ TEST(ConvModelGradients, StridePaddingOddSizesMaxPool) {
   check_gradients("1x9x7-conv3k3s2p1-relu-maxpool2-flatten-5", 3);
 }
 TEST(ConvModelGradients, TwoConvsAvgPool) { check_gradients("2x9x7-conv3k2p1-relu-conv4k3s2-avgpool2-flatten-4", 2); }
-// 17 images: three image chunks, whose partial weight gradients a layer of at most 16 channels adds up.
+// 17 images: three image chunks, whose partial weight gradients a layer of at most 16 channels adds up; the
+// stride-2 layer of one input channel keeps its columns, read from the chunk's first image on.
 TEST(ConvModelGradients, WeightGradientSummedOverImageChunks) {
   check_gradients("2x6x5-conv4k3p1-relu-conv16k3-flatten-3", 17);
+  check_gradients("1x9x9-conv4k3s2p1-relu-flatten-3", 17);
 }
 TEST(ConvModelGradients, BatchNormTrainModeAndDropout) {
   check_gradients("1x7x9-conv3k3p1-bn-relu-maxpool2s1-dropout0.3-flatten-6-relu-4", 4);

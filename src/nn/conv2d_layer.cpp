@@ -118,10 +118,9 @@ class Conv2dLayer final : public Layer {
 
   // Layers of at most 16 output channels (stride 1: on the patch-rows path, the channels across one vector's
   // lanes) lose by either split across threads: by channels lanes go idle, by rows each thread still runs the whole
-  // batch. Split by
-  // images, each thread runs its own images (the ones it wrote in the forward, in its core's cache) at the 1-thread
-  // cost per image. Every image chunk sums its images into a zeroed partial [dw | db], then the partials are added
-  // in chunk order: fixed by the batch size alone, so any thread count gives the same bits.
+  // batch. Split by images, each thread runs its own images (the ones it wrote in the forward, in its core's cache)
+  // at the 1-thread cost per image. Every image chunk sums its images into a zeroed partial [dw | db], then the
+  // partials are added in chunk order: fixed by the batch size alone, so any thread count gives the same bits.
   void weight_gradient_by_images(std::span<const float> dy, std::size_t N) {
     const std::size_t chunks = image_chunks(N), W = s_.O * s_.patch(), size = W + s_.O;
     grow(dw_parts_, chunks * size);

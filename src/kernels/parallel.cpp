@@ -15,6 +15,9 @@ namespace {
 // (futex) so that an idle pool costs nothing.
 constexpr int kSpins = 4000;
 
+// The most threads a pool runs (set_num_threads clamps to it): one home block each.
+constexpr int kMaxThreads = 64;
+
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
@@ -106,7 +109,6 @@ class Pool {
   }
 
  private:
-  static constexpr int kMaxThreads = 64;
   // The chunk field of a job being described: above any chunk count, so nothing can be claimed.
   static constexpr std::uint64_t kClosed = 0xffffffffu;
 
@@ -188,7 +190,7 @@ Pool& pool() {
 
 }  // namespace
 
-void set_num_threads(int threads) { pool().resize(std::clamp(threads, 1, 64)); }
+void set_num_threads(int threads) { pool().resize(std::clamp(threads, 1, kMaxThreads)); }
 
 int num_threads() { return pool().threads(); }
 
@@ -206,7 +208,7 @@ ThreadLimit::~ThreadLimit() { pool().set_limit(previous_); }
 
 int threads_for_work(std::size_t multiply_adds) {
   constexpr std::size_t kMultiplyAddsPerThread = 1'500'000;
-  return static_cast<int>(std::clamp<std::size_t>(multiply_adds / kMultiplyAddsPerThread, 1, 64));
+  return static_cast<int>(std::clamp<std::size_t>(multiply_adds / kMultiplyAddsPerThread, 1, kMaxThreads));
 }
 
 std::size_t product_chunks(std::size_t N, std::size_t D_in, std::size_t D_out) {

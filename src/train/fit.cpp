@@ -165,8 +165,7 @@ History fit(Model& model, DataLoader& train, DataLoader& val, Optimizer& optimiz
   const bool parallel = comm.size() > 1;
   const CrossProcessStatistics synchronised_batchnorm(model, comm);
   // A step too small to share between cores runs on fewer threads (the same chunks, so the same bits).
-  const auto ranks = static_cast<std::size_t>(comm.size());
-  const std::size_t share = (train.batch_size() + ranks - 1) / ranks;
+  const std::size_t share = dist::shard_of(train.batch_size(), comm.rank(), comm.size()).count;
   const kernels::ThreadLimit step_threads(kernels::threads_for_work(model.step_multiply_adds(share)));
   const std::size_t C = model.num_classes();
   // The loop's only buffer, sized once: the gradient of the logits.

@@ -23,9 +23,6 @@ struct Threads {
   explicit Threads(int n) { set_num_threads(n); }
   ~Threads() { set_num_threads(1); }
 };
-struct TwoThreads : Threads {
-  TwoThreads() : Threads(2) {}
-};
 
 // Ends the process with a message if the test has not finished within `limit` (a lost chunk leaves the caller
 // waiting forever: better a clear failure than a CI timeout).
@@ -81,7 +78,7 @@ class BusyThread {
 // this test failed or hung, each within a second).
 TEST(Parallel, EveryChunkRunsOnceWhileJobsFollowEachOtherAndTheWorkerIsLate) {
   Watchdog watchdog(std::chrono::seconds(30));
-  TwoThreads two;
+  const Threads two(2);
   BusyThread busy;  // on this 2-core machine the OS keeps taking the pool's worker off its core for it
   std::array<std::atomic<int>, 8> runs{};
   for (int job = 0; job < 2000000; ++job) {
@@ -100,7 +97,7 @@ TEST(Parallel, EveryChunkRunsOnceWhileJobsFollowEachOtherAndTheWorkerIsLate) {
 // is held up for longer than a chunk.
 TEST(Parallel, EachThreadRunsItsOwnBlockOfChunksWhenBothKeepUp) {
   Watchdog watchdog(std::chrono::seconds(30));
-  TwoThreads two;
+  const Threads two(2);
   const std::thread::id caller = std::this_thread::get_id();
   std::array<std::thread::id, 8> ran{};
   auto record = [&](std::size_t c) {

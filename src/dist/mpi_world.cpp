@@ -6,6 +6,7 @@
 #define MPICH_SKIP_MPICXX 1
 #include <mpi.h>
 
+#include <csignal>
 #include <cstdlib>
 #include <string>
 
@@ -18,6 +19,10 @@ namespace {
 class MpiWorld final : public Communicator {
  public:
   MpiWorld() {
+    // A rank that writes to the socket of a rank that just died must not die of SIGPIPE itself: mpirun would then
+    // report it (and its signal 13) as the job's failure when it happens to notice it before the rank really lost.
+    // Ignored, the write fails, and the job ends when mpirun sees the lost rank.
+    std::signal(SIGPIPE, SIG_IGN);
     int initialised = 0;
     MPI_Initialized(&initialised);
     // The training threads never call MPI: only the main thread does.

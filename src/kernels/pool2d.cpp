@@ -19,7 +19,15 @@ inline void consider(float v, std::uint32_t i, float& best, std::uint32_t& at) {
   at = take ? i : at;
 }
 
+// An input element as the pooling sees it: itself, or its ReLU output (relu_forward's `x > 0 ? x : 0`).
+template <bool Relu>
+inline float pooled(float v) {
+  if constexpr (Relu) return v > 0.0f ? v : 0.0f;
+  return v;
+}
+
 // The presets' 2x2 windows moved by 2: the four elements in row-major order, unrolled.
+template <bool Relu>
 void maxpool_2x2(float* y, std::uint32_t* argmax, const float* x, const Pool2dShape& s) {
   const std::size_t OH = s.OH(), OW = s.OW(), W = s.W;
   for (std::size_t oy = 0; oy < OH; ++oy)
@@ -27,16 +35,19 @@ void maxpool_2x2(float* y, std::uint32_t* argmax, const float* x, const Pool2dSh
       const auto i = static_cast<std::uint32_t>(2 * oy * W + 2 * ox), j = static_cast<std::uint32_t>(i + W);
       float best = -std::numeric_limits<float>::infinity();
       std::uint32_t at = i;
-      consider(x[i], i, best, at);
-      consider(x[i + 1], i + 1, best, at);
-      consider(x[j], j, best, at);
-      consider(x[j + 1], j + 1, best, at);
+      consider(pooled<Relu>(x[i]), i, best, at);
+      consider(pooled<Relu>(x[i + 1]), i + 1, best, at);
+      consider(pooled<Relu>(x[j]), j, best, at);
+      consider(pooled<Relu>(x[j + 1]), j + 1, best, at);
       y[oy * OW + ox] = best;
       argmax[oy * OW + ox] = at;
     }
 }
 // The same on AVX-512, 16 windows of an output row at a time: the two input rows' even and odd columns split by a
 // permute, then PyTorch's update as masked moves (scalar code compiles it to branches that random data mispredicts).
+// With Relu, each element is first kept where it is > 0 and zeroed elsewhere (a NaN or a -0 becomes +0), as in
+// relu_forward.
+template <bool Relu>
 __attribute__((target("avx512f"))) void maxpool_2x2_avx512(float* y, std::uint32_t* argmax, const float* x,
                                                             const Pool2dShape& s) {
   const std::size_t OH = s.OH(), OW = s.OW(), W = s.W;
@@ -57,7 +68,8 @@ __attribute__((target("avx512f"))) void maxpool_2x2_avx512(float* y, std::uint32
         const __m512 a = _mm512_maskz_loadu_ps(lo, row), b = _mm512_maskz_loadu_ps(hi, row + 16);
         const __m512i base = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(first + dy * W)), lane2);
         for (int dx = 0; dx < 2; ++dx) {
-          const __m512 v = _mm512_permutex2var_ps(a, dx == 0 ? even : odd, b);
+          __m512 v = _mm512_permutex2var_ps(a, dx == 0 ? even : odd, b);
+          if constexpr (Relu) v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_GT_OQ), v);
           const __mmask16 take = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
           best = _mm512_mask_mov_ps(best, take, v);
           at = _mm512_mask_mov_epi32(at, take, dx == 0 ? base : _mm512_add_epi32(base, _mm512_set1_epi32(1)));
@@ -67,18 +79,18 @@ __attribute__((target("avx512f"))) void maxpool_2x2_avx512(float* y, std::uint32
       _mm512_mask_storeu_epi32(argmax + oy * OW + ox, out_mask, at);
     }
 }
-}  // namespace
 
-void maxpool2d_forward(std::span<float> y_, std::span<std::uint32_t> argmax_, std::span<const float> x_,
-                       const Pool2dShape& s, std::size_t p0, std::size_t p1) {
+template <bool Relu>
+void maxpool_planes(std::span<float> y_, std::span<std::uint32_t> argmax_, std::span<const float> x_,
+                    const Pool2dShape& s, std::size_t p0, std::size_t p1) {
   const std::size_t OH = s.OH(), OW = s.OW(), in = s.H * s.W, out = OH * OW;
   for (std::size_t plane = p0; plane < p1; ++plane) {
     const float* x = x_.data() + plane * in;
     float* y = y_.data() + plane * out;
     std::uint32_t* argmax = argmax_.data() + plane * out;
     if (s.K == 2 && s.stride == 2) {
-      if (kHaveAvx512) maxpool_2x2_avx512(y, argmax, x, s);
-      else maxpool_2x2(y, argmax, x, s);
+      if (kHaveAvx512) maxpool_2x2_avx512<Relu>(y, argmax, x, s);
+      else maxpool_2x2<Relu>(y, argmax, x, s);
       continue;
     }
     for (std::size_t oy = 0; oy < OH; ++oy)
@@ -91,7 +103,7 @@ void maxpool2d_forward(std::span<float> y_, std::span<std::uint32_t> argmax_, st
         for (std::size_t ky = 0; ky < s.K; ++ky)
           for (std::size_t kx = 0; kx < s.K; ++kx) {
             const std::size_t i = first + ky * s.W + kx;
-            consider(x[i], static_cast<std::uint32_t>(i), best, at);
+            consider(pooled<Relu>(x[i]), static_cast<std::uint32_t>(i), best, at);
           }
         y[oy * OW + ox] = best;
         argmax[oy * OW + ox] = at;
@@ -99,16 +111,48 @@ void maxpool2d_forward(std::span<float> y_, std::span<std::uint32_t> argmax_, st
   }
 }
 
-void maxpool2d_backward(std::span<float> dx_, std::span<const float> dy_, std::span<const std::uint32_t> argmax_,
-                        const Pool2dShape& s, std::size_t p0, std::size_t p1) {
+// dx of planes [p0, p1): zeroed, then each window's gradient added at its argmax; with a mask (the ReLU variant),
+// only where the window's output is positive.
+void scatter_planes(std::span<float> dx_, std::span<const float> dy_, const float* y_,
+                    std::span<const std::uint32_t> argmax_, const Pool2dShape& s, std::size_t p0, std::size_t p1) {
   const std::size_t in = s.H * s.W, out = s.OH() * s.OW();
   for (std::size_t plane = p0; plane < p1; ++plane) {
     float* dx = dx_.data() + plane * in;
     const float* dy = dy_.data() + plane * out;
     const std::uint32_t* argmax = argmax_.data() + plane * out;
     std::fill(dx, dx + in, 0.0f);
-    for (std::size_t o = 0; o < out; ++o) dx[argmax[o]] += dy[o];
+    if (y_ == nullptr) {
+      for (std::size_t o = 0; o < out; ++o) dx[argmax[o]] += dy[o];
+      continue;
+    }
+    const float* y = y_ + plane * out;
+    for (std::size_t o = 0; o < out; ++o) {
+      const float d = dy[o];  // read whatever the sign: a conditional read keeps a mispredicted branch
+      dx[argmax[o]] += y[o] > 0.0f ? d : 0.0f;
+    }
   }
+}
+}  // namespace
+
+void maxpool2d_forward(std::span<float> y, std::span<std::uint32_t> argmax, std::span<const float> x,
+                       const Pool2dShape& s, std::size_t p0, std::size_t p1) {
+  maxpool_planes<false>(y, argmax, x, s, p0, p1);
+}
+
+void relu_maxpool2d_forward(std::span<float> y, std::span<std::uint32_t> argmax, std::span<const float> x,
+                            const Pool2dShape& s, std::size_t p0, std::size_t p1) {
+  maxpool_planes<true>(y, argmax, x, s, p0, p1);
+}
+
+void maxpool2d_backward(std::span<float> dx, std::span<const float> dy, std::span<const std::uint32_t> argmax,
+                        const Pool2dShape& s, std::size_t p0, std::size_t p1) {
+  scatter_planes(dx, dy, nullptr, argmax, s, p0, p1);
+}
+
+void relu_maxpool2d_backward(std::span<float> dx, std::span<const float> dy, std::span<const float> y,
+                             std::span<const std::uint32_t> argmax, const Pool2dShape& s, std::size_t p0,
+                             std::size_t p1) {
+  scatter_planes(dx, dy, y.data(), argmax, s, p0, p1);
 }
 
 void avgpool2d_forward(std::span<float> y_, std::span<const float> x_, const Pool2dShape& s, std::size_t p0,

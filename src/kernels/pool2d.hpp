@@ -22,6 +22,17 @@ void maxpool2d_forward(std::span<float> y, std::span<std::uint32_t> argmax, std:
 void maxpool2d_backward(std::span<float> dx, std::span<const float> dy, std::span<const std::uint32_t> argmax,
                         const Pool2dShape& s, std::size_t p0, std::size_t p1);
 
+/// maxpool2d_forward of relu(x) without writing relu(x): each element counts as `x > 0 ? x : 0` (relu_forward's
+/// function, so a NaN or -0 counts as +0), which makes y and argmax bit for bit those of relu_forward then
+/// maxpool2d_forward, on a quarter of the passes over memory for 2x2 windows.
+void relu_maxpool2d_forward(std::span<float> y, std::span<std::uint32_t> argmax, std::span<const float> x,
+                            const Pool2dShape& s, std::size_t p0, std::size_t p1);
+/// Its gradient: dx zeroed, then dx[argmax] += (y > 0 ? dy : 0). Bit for bit maxpool2d_backward then relu_backward:
+/// a window's y is the ReLU output of its argmax element, the element whose gradient ReLU masks.
+void relu_maxpool2d_backward(std::span<float> dx, std::span<const float> dy, std::span<const float> y,
+                             std::span<const std::uint32_t> argmax, const Pool2dShape& s, std::size_t p0,
+                             std::size_t p1);
+
 /// y = the mean of each window.
 void avgpool2d_forward(std::span<float> y, std::span<const float> x, const Pool2dShape& s, std::size_t p0,
                        std::size_t p1);

@@ -1,5 +1,7 @@
 // Which layer objects run a list of specs: a Linear/ReLU run starting with a Linear becomes one LinearStack (its
-// fast paths span layers), every other spec a layer of its own kind.
+// fast paths span layers), a ReLU followed by a MaxPool2d one pooling layer that applies the ReLU as it reads (when
+// fused: the same bits, a quarter of the ReLU's memory traffic for 2x2 windows), every other spec a layer of its
+// own kind.
 #include "nn/layer.hpp"
 #include "nn/layers_impl.hpp"
 #include "nn/linear_stack.hpp"
@@ -7,7 +9,7 @@
 namespace mnist::nn {
 
 std::vector<std::unique_ptr<Layer>> build_layers(const std::vector<LayerSpec>& specs,
-                                                 const std::vector<LayerState>& states) {
+                                                 const std::vector<LayerState>& states, bool fuse) {
   using K = LayerSpec::Kind;
   std::vector<std::unique_ptr<Layer>> out;
   for (std::size_t i = 0; i < specs.size();) {
@@ -24,6 +26,11 @@ std::vector<std::unique_ptr<Layer>> build_layers(const std::vector<LayerSpec>& s
                                                                          specs.begin() + static_cast<std::ptrdiff_t>(end)),
                                                   std::span<float>(p, count), std::span<float>(g, count), i == 0));
       i = end;
+      continue;
+    }
+    if (fuse && l.kind == K::ReLU && i + 1 < specs.size() && specs[i + 1].kind == K::MaxPool2d) {
+      out.push_back(make_relu_maxpool2d(specs[i + 1]));
+      i += 2;
       continue;
     }
     switch (l.kind) {

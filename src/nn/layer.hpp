@@ -48,9 +48,10 @@ class Layer {
   virtual std::size_t step_multiply_adds(std::size_t /*N*/, bool /*need_dx*/) const { return 0; }
 };
 
-/// The layers that run for specs: each run of Linear/ReLU starting with a Linear is one LinearStack block, every
-/// other spec a layer of its own. states[i] is spec i's slice of the model's buffers.
+/// The layers that run for specs: each run of Linear/ReLU starting with a Linear is one LinearStack block; with
+/// fuse, a ReLU followed by a MaxPool2d is one block too (the same bits); every other spec a layer of its own.
+/// states[i] is spec i's slice of the model's buffers.
 std::vector<std::unique_ptr<Layer>> build_layers(const std::vector<LayerSpec>& specs,
-                                                 const std::vector<LayerState>& states);
+                                                 const std::vector<LayerState>& states, bool fuse = true);
 
 }  // namespace mnist::nn

@@ -9,6 +9,8 @@ namespace mnist::nn {
 
 std::unique_ptr<Layer> make_conv2d(const LayerSpec& spec, const LayerState& state);
 std::unique_ptr<Layer> make_pool2d(const LayerSpec& spec);
+/// A ReLU and the MaxPool2d spec that follows it, as one layer (the same bits as the two).
+std::unique_ptr<Layer> make_relu_maxpool2d(const LayerSpec& pool);
 std::unique_ptr<Layer> make_batchnorm2d(const LayerSpec& spec, const LayerState& state);
 std::unique_ptr<Layer> make_dropout(const LayerSpec& spec, std::size_t index);
 std::unique_ptr<Layer> make_relu(const LayerSpec& spec);

@@ -91,21 +91,26 @@ Model::Model(std::vector<LayerSpec> layers, std::uint64_t seed, std::string spec
   build_blocks();
 }
 
+namespace {
 // Each layer's slices of the flat buffers, in state-dict order, handed to the layer objects.
-void Model::build_blocks() {
-  std::vector<nn::LayerState> states(layers_.size());
+std::vector<nn::LayerState> states_of(const std::vector<LayerSpec>& layers, std::span<float> params,
+                                      std::span<float> grads, std::span<float> buffers,
+                                      std::span<std::int64_t> counts) {
+  std::vector<nn::LayerState> states(layers.size());
   std::size_t p = 0, b = 0, c = 0;
-  for (std::size_t i = 0; i < layers_.size(); ++i) {
-    const StateSizes n = sizes_of(mnist::state_entries({layers_[i]}));
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    const StateSizes n = sizes_of(mnist::state_entries({layers[i]}));
     const std::size_t np = n.params, nb = n.buffers, nc = n.counts;
-    states[i] = {std::span(params_).subspan(p, np), std::span(grads_).subspan(p, np),
-                 std::span(buffers_).subspan(b, nb), std::span(counts_).subspan(c, nc)};
+    states[i] = {params.subspan(p, np), grads.subspan(p, np), buffers.subspan(b, nb), counts.subspan(c, nc)};
     p += np;
     b += nb;
     c += nc;
   }
-  blocks_ = nn::build_layers(layers_, states);
+  return states;
 }
+}  // namespace
+
+void Model::build_blocks() { blocks_ = nn::build_layers(layers_, states_of(layers_, params_, grads_, buffers_, counts_)); }
 
 std::size_t Model::input_size() const { return layers_.empty() ? 0 : layers_.front().in; }
 Shape Model::input_shape() const { return layers_.empty() ? Shape{} : layers_.front().in_shape; }
@@ -208,19 +213,21 @@ std::vector<Tensor> Model::layer_outputs(std::span<const float> x, std::size_t N
   if (x.size() < N * input_size())
     throw Error("model input has " + std::to_string(x.size()) + " values, expected " +
                 std::to_string(N * input_size()));
-  // Before the first Linear every layer is a block of its own, so block i is layer i.
+  // Layer objects of their own, unfused: before the first Linear, block i is then layer i (the model's blocks run a
+  // ReLU and the pooling after it as one).
+  const std::vector<LayerSpec> first(layers_.begin(), layers_.begin() + static_cast<std::ptrdiff_t>(count));
+  const std::vector<std::unique_ptr<nn::Layer>> blocks =
+      nn::build_layers(first, states_of(first, params_, grads_, buffers_, counts_), false);
   const nn::EvalScope eval(*this);
   const nn::ForwardContext ctx{false, seed_, forward_steps_};
   std::vector<Tensor> out;
   std::span<const float> h = x.first(N * input_size());
   for (std::size_t i = 0; i < count; ++i) {
-    h = blocks_[i]->forward(h, N, ctx);
+    h = blocks[i]->forward(h, N, ctx);
     Shape shape{N};
     shape.insert(shape.end(), layers_[i].out_shape.begin(), layers_[i].out_shape.end());
     out.emplace_back(shape, std::vector<float>(h.begin(), h.end()));
   }
-  batch_ = 0;  // the blocks' saved inputs are not a whole forward's: no backward may follow
-  forwarded_ = false;
   return out;
 }
 

@@ -1,5 +1,6 @@
 // MaxPool2d and AvgPool2d as layers: the kernels of src/kernels/pool2d.hpp over fixed ranges of the batch's
-// N·C planes (each plane independent, so the chunking changes nothing but speed).
+// N·C planes (each plane independent, so the chunking changes nothing but speed). A ReLU followed by a MaxPool2d
+// runs as one layer (relu_maxpool2d_*): the same bits, without the ReLU's passes over the unpooled activations.
 #include <algorithm>
 #include <cstdint>
 
@@ -14,7 +15,8 @@ constexpr std::size_t kPlanesPerChunk = 64;
 
 class Pool2dLayer final : public Layer {
  public:
-  explicit Pool2dLayer(const LayerSpec& l) : max_(l.kind == LayerSpec::Kind::MaxPool2d), C_(l.in_shape[0]) {
+  Pool2dLayer(const LayerSpec& l, bool relu_first)
+      : max_(l.kind == LayerSpec::Kind::MaxPool2d), relu_first_(relu_first), C_(l.in_shape[0]) {
     s_.H = l.in_shape[1];
     s_.W = l.in_shape[2];
     s_.K = l.kernel;
@@ -28,7 +30,9 @@ class Pool2dLayer final : public Layer {
     const std::size_t chunks = plane_chunks();
     auto run = [&](std::size_t c) {
       const kernels::Range r = kernels::chunk_range(planes_, chunks, c);
-      if (max_)
+      if (relu_first_)
+        kernels::relu_maxpool2d_forward(y_, argmax_, x, s_, r.begin, r.end);
+      else if (max_)
         kernels::maxpool2d_forward(y_, argmax_, x, s_, r.begin, r.end);
       else
         kernels::avgpool2d_forward(y_, x, s_, r.begin, r.end);
@@ -43,7 +47,9 @@ class Pool2dLayer final : public Layer {
     const std::size_t chunks = plane_chunks();
     auto run = [&](std::size_t c) {
       const kernels::Range r = kernels::chunk_range(planes_, chunks, c);
-      if (max_)
+      if (relu_first_)
+        kernels::relu_maxpool2d_backward(dx_, dy, y_, argmax_, s_, r.begin, r.end);
+      else if (max_)
         kernels::maxpool2d_backward(dx_, dy, argmax_, s_, r.begin, r.end);
       else
         kernels::avgpool2d_backward(dx_, dy, s_, r.begin, r.end);
@@ -53,7 +59,7 @@ class Pool2dLayer final : public Layer {
   }
 
  private:
-  bool max_;
+  bool max_, relu_first_;
   std::size_t C_, planes_ = 0;
   kernels::Pool2dShape s_;
   std::vector<float> y_, dx_;
@@ -63,6 +69,8 @@ class Pool2dLayer final : public Layer {
 
 }  // namespace
 
-std::unique_ptr<Layer> make_pool2d(const LayerSpec& spec) { return std::make_unique<Pool2dLayer>(spec); }
+std::unique_ptr<Layer> make_pool2d(const LayerSpec& spec) { return std::make_unique<Pool2dLayer>(spec, false); }
+
+std::unique_ptr<Layer> make_relu_maxpool2d(const LayerSpec& pool) { return std::make_unique<Pool2dLayer>(pool, true); }
 
 }  // namespace mnist::nn

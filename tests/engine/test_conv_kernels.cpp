@@ -5,11 +5,13 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <functional>
 #include <limits>
 #include <utility>
 #include <vector>
 
+#include "kernels/activation.hpp"
 #include "kernels/batchnorm2d.hpp"
 #include "kernels/conv2d.hpp"
 #include "kernels/cpu.hpp"
@@ -498,6 +500,39 @@ TEST(Pool2dKernel, MaxGradientGoesToTheFirstMaximumOnTies) {
   maxpool2d_forward(y, argmax, xi, s, 0, 1);
   EXPECT_EQ(y[0], -inf);
   EXPECT_EQ(argmax[0], 0u);
+}
+
+// The ReLU read by the pooling: bit for bit relu_forward then maxpool2d_forward, and maxpool2d_backward then
+// relu_backward, over negatives, zeros of both signs, NaNs, infinities and ties (all-negative windows among them).
+TEST(Pool2dKernel, ReluMaxPoolIsReluThenMaxPoolBitForBit) {
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  const std::vector<float> specials{-0.0f, 0.0f, nan, -inf, inf, 0.5f, 0.5f, -0.5f, -2.0f};
+  for (const PoolCase& c : kPoolCases) {
+    const Pool2dShape& s = c.s;
+    const std::size_t in = c.planes * s.H * s.W, out = c.planes * s.OH() * s.OW();
+    std::vector<float> x = random_floats(in, 44);
+    for (std::size_t i = 0; i < in; ++i)
+      if (i % 3 == 0) x[i] = specials[(i / 3) % specials.size()];
+      else if (i % 3 == 1) x[i] = -std::fabs(x[i]);  // windows with no positive element
+    std::vector<float> dy = random_floats(out, 45);
+    dy[0] = nan;
+    dy[out - 1] = -0.0f;
+    // The two layers.
+    std::vector<float> relu(in), y(out), dpool(in, 7.0f), dx(in, 7.0f);
+    std::vector<std::uint32_t> argmax(out);
+    relu_forward(relu, x, in);
+    maxpool2d_forward(y, argmax, relu, s, 0, c.planes);
+    maxpool2d_backward(dpool, dy, argmax, s, 0, c.planes);
+    relu_backward(dx, dpool, relu, in);
+    // The fused one.
+    std::vector<float> fy(out), fdx(in, 7.0f);
+    std::vector<std::uint32_t> fargmax(out);
+    relu_maxpool2d_forward(fy, fargmax, x, s, 0, c.planes);
+    relu_maxpool2d_backward(fdx, dy, fy, fargmax, s, 0, c.planes);
+    EXPECT_EQ(std::memcmp(fy.data(), y.data(), out * sizeof(float)), 0) << s.H << "x" << s.W << " K" << s.K;
+    EXPECT_EQ(fargmax, argmax) << s.H << "x" << s.W << " K" << s.K;
+    EXPECT_EQ(std::memcmp(fdx.data(), dx.data(), in * sizeof(float)), 0) << s.H << "x" << s.W << " K" << s.K;
+  }
 }
 
 TEST(Pool2dKernel, AverageForwardAndBackwardMatchPlainLoopsAndDifferences) {

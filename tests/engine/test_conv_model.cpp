@@ -212,4 +212,35 @@ TEST(ConvModelLayerOutputs, FirstLayersInEvalMode) {
   EXPECT_THROW(model.backward(std::vector<float>(6, 1.0f)), Error);  // no whole forward to go back through
 }
 
+// A ReLU followed by max pooling runs as one block in forward(); layer_outputs still shows the ReLU's own output,
+// and the pooling's is the same as what forward() computes through the fused block (its logits agree).
+TEST(ConvModelLayerOutputs, ReluBeforeMaxPoolHasItsOwnOutput) {
+  Model model = make_model("1x6x6-conv2k3p1-relu-maxpool2-flatten-3", 4);
+  const std::vector<float> x = random_values(2 * 36, 5);
+  const std::vector<Tensor> out = model.layer_outputs(x, 2, 3);
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[1].shape(), (Shape{2, 2, 6, 6}));
+  EXPECT_EQ(out[2].shape(), (Shape{2, 2, 3, 3}));
+  for (std::size_t i = 0; i < out[1].numel(); ++i) EXPECT_EQ(out[1].data()[i], std::max(out[0].data()[i], 0.0f));
+  for (std::size_t n = 0; n < 2 * 2; ++n)
+    for (std::size_t oy = 0; oy < 3; ++oy)
+      for (std::size_t ox = 0; ox < 3; ++ox) {
+        const float* plane = out[1].data() + n * 36;
+        const float want = std::max(std::max(plane[2 * oy * 6 + 2 * ox], plane[2 * oy * 6 + 2 * ox + 1]),
+                                    std::max(plane[(2 * oy + 1) * 6 + 2 * ox], plane[(2 * oy + 1) * 6 + 2 * ox + 1]));
+        EXPECT_EQ(out[2].data()[n * 9 + oy * 3 + ox], want);
+      }
+  // The logits from the unfused pooled output by hand (flatten, then the Linear's weight and bias).
+  model.eval();
+  const std::span<const float> logits = model.forward(x, 2);
+  const std::span<const float> p = model.parameters();
+  const std::size_t W = 2 * 1 * 3 * 3 + 2;  // the conv's weight [2, 1, 3, 3] and bias come first
+  for (std::size_t n = 0; n < 2; ++n)
+    for (std::size_t o = 0; o < 3; ++o) {
+      double sum = p[W + 3 * 18 + o];
+      for (std::size_t k = 0; k < 18; ++k) sum += static_cast<double>(p[W + o * 18 + k]) * out[2].data()[n * 18 + k];
+      EXPECT_NEAR(logits[n * 3 + o], sum, 1e-5);
+    }
+}
+
 }  // namespace

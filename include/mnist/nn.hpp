@@ -182,9 +182,15 @@ class Model {
   /// in the step's whole batch when x is a share of it (a data-parallel rank's), so that Dropout gives these samples
   /// the masks the whole batch would give them.
   std::span<const float> forward(std::span<const float> x, std::size_t N, std::size_t first_sample = 0);
-  /// Samples per forward when predicting or evaluating: large for an MLP (whose buffers are small), 16 for a conv
-  /// net (so that a chunk's activations stay in cache from one layer to the next).
+  /// Rows per infer() call when predicting or evaluating: 512 for an MLP (whose buffers are small), 128 for a conv
+  /// net (infer() splits them further).
   std::size_t inference_chunk() const;
+  /// Logits [N, classes] of x[N, input_size] in eval mode (the mode is restored after), for predicting and
+  /// evaluating: a conv net's layers before its first Linear run on pieces of 16 images (their activations stay in
+  /// cache from one layer to the next), its Linear layers on all N rows at once (over 16 rows, the first Linear's
+  /// product spent as long packing its weight as multiplying). The same logits as forward() in eval mode; valid
+  /// until the next forward or infer; no backward may follow.
+  std::span<const float> infer(std::span<const float> x, std::size_t N);
   /// Accumulates (+=) the gradient of the loss into gradients(), given dlogits[N, classes] for the last forward.
   void backward(std::span<const float> dlogits);
 
@@ -207,6 +213,8 @@ class Model {
   // The layers that run: each Linear/ReLU run starting with a Linear is one block (its fast paths, merged layers
   // and fused ReLUs need the whole run); every other layer is a block of its own. They view the flat buffers.
   std::vector<std::unique_ptr<nn::Layer>> blocks_;
+  std::size_t head_block_ = 0;   // blocks_[head_block_] runs the first Linear (0: an MLP)
+  std::vector<float> features_;  // infer(): the inputs of that block, gathered from the pieces before it
   std::size_t batch_ = 0;
   bool training_ = true;
   std::uint64_t seed_ = 0, forward_steps_ = 0;

@@ -145,14 +145,19 @@ void batchnorm2d_normalise_train(std::span<float> y, std::span<float> mean_out, 
                       HW, momentum, eps, c);
 }
 
+ChannelAffine batchnorm2d_eval_affine(std::span<const float> running_mean, std::span<const float> running_var,
+                                      std::span<const float> gamma, std::span<const float> beta, float eps,
+                                      std::size_t c) {
+  const double is = 1.0 / std::sqrt(static_cast<double>(running_var[c]) + static_cast<double>(eps));
+  return {static_cast<float>(is * gamma[c]), static_cast<float>(beta[c] - running_mean[c] * is * gamma[c])};
+}
+
 void batchnorm2d_forward_eval(std::span<float> y, std::span<const float> x, std::span<const float> running_mean,
                               std::span<const float> running_var, std::span<const float> gamma,
                               std::span<const float> beta, std::size_t N, std::size_t C, std::size_t HW, float eps,
                               std::size_t c0, std::size_t c1) {
   for (std::size_t c = c0; c < c1; ++c) {
-    const double is = 1.0 / std::sqrt(static_cast<double>(running_var[c]) + static_cast<double>(eps));
-    const auto alpha = static_cast<float>(is * gamma[c]);
-    const auto shift = static_cast<float>(beta[c] - running_mean[c] * is * gamma[c]);
+    const auto [alpha, shift] = batchnorm2d_eval_affine(running_mean, running_var, gamma, beta, eps, c);
     for (std::size_t n = 0; n < N; ++n) {
       const float* xc = x.data() + (n * C + c) * HW;
       float* yc = y.data() + (n * C + c) * HW;

@@ -51,6 +51,14 @@ void batchnorm2d_backward_apply(std::span<float> dx, std::span<float> dgamma, st
                                 std::span<const double> local, std::span<const double> total, std::size_t M,
                                 std::size_t N, std::size_t C, std::size_t HW, std::size_t c0, std::size_t c1);
 
+/// Batch norm's eval transform of one channel, y = x·alpha + shift.
+struct ChannelAffine {
+  float alpha = 1.0f, shift = 0.0f;
+};
+/// Eval mode's transform of channel c as y = x·alpha + shift (PyTorch's form), what batchnorm2d_forward_eval applies.
+ChannelAffine batchnorm2d_eval_affine(std::span<const float> running_mean, std::span<const float> running_var,
+                                      std::span<const float> gamma, std::span<const float> beta, float eps,
+                                      std::size_t c);
 /// Eval forward of channels [c0, c1): y = (x − running_mean)/sqrt(running_var + eps)·gamma + beta.
 void batchnorm2d_forward_eval(std::span<float> y, std::span<const float> x, std::span<const float> running_mean,
                               std::span<const float> running_var, std::span<const float> gamma,

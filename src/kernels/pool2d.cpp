@@ -19,37 +19,49 @@ inline void consider(float v, std::uint32_t i, float& best, std::uint32_t& at) {
   at = take ? i : at;
 }
 
-// An input element as the pooling sees it: itself, or its ReLU output (relu_forward's `x > 0 ? x : 0`).
-template <bool Relu>
-inline float pooled(float v) {
-  if constexpr (Relu) return v > 0.0f ? v : 0.0f;
+// What the pooling applies to each element before comparing it: nothing; ReLU (relu_forward's `x > 0 ? x : 0`); or
+// batch norm's eval transform of the element's channel (batchnorm2d_forward_eval's product, rounded, then its sum)
+// and then ReLU.
+enum class Pre { None, Relu, AffineRelu };
+
+template <Pre P>
+inline float pooled(float v, ChannelAffine a) {
+  if constexpr (P == Pre::AffineRelu) {
+    const float scaled = v * a.alpha;  // (this file is built without FMA: never contracted into one rounding)
+    v = scaled + a.shift;
+  }
+  if constexpr (P != Pre::None) return v > 0.0f ? v : 0.0f;
   return v;
 }
 
 // The presets' 2x2 windows moved by 2: the four elements in row-major order, unrolled.
-template <bool Relu>
-void maxpool_2x2(float* y, std::uint32_t* argmax, const float* x, const Pool2dShape& s) {
+template <Pre P>
+void maxpool_2x2(float* y, std::uint32_t* argmax, const float* x, const Pool2dShape& s, ChannelAffine a) {
   const std::size_t OH = s.OH(), OW = s.OW(), W = s.W;
   for (std::size_t oy = 0; oy < OH; ++oy)
     for (std::size_t ox = 0; ox < OW; ++ox) {
       const auto i = static_cast<std::uint32_t>(2 * oy * W + 2 * ox), j = static_cast<std::uint32_t>(i + W);
       float best = -std::numeric_limits<float>::infinity();
       std::uint32_t at = i;
-      consider(pooled<Relu>(x[i]), i, best, at);
-      consider(pooled<Relu>(x[i + 1]), i + 1, best, at);
-      consider(pooled<Relu>(x[j]), j, best, at);
-      consider(pooled<Relu>(x[j + 1]), j + 1, best, at);
+      consider(pooled<P>(x[i], a), i, best, at);
+      consider(pooled<P>(x[i + 1], a), i + 1, best, at);
+      consider(pooled<P>(x[j], a), j, best, at);
+      consider(pooled<P>(x[j + 1], a), j + 1, best, at);
       y[oy * OW + ox] = best;
       argmax[oy * OW + ox] = at;
     }
 }
 // The same on AVX-512, 16 windows of an output row at a time: the two input rows' even and odd columns split by a
 // permute, then PyTorch's update as masked moves (scalar code compiles it to branches that random data mispredicts).
-// With Relu, each element is first kept where it is > 0 and zeroed elsewhere (a NaN or a -0 becomes +0), as in
-// relu_forward.
-template <bool Relu>
+// The transforms as pooled() has them: the product and the sum with explicit rounding (the compiler may contract a
+// plain multiply and add into one FMA, which rounds once); the ReLU keeps what is > 0 and zeroes the rest (a NaN or
+// a -0 becomes +0).
+template <Pre P>
 __attribute__((target("avx512f"))) void maxpool_2x2_avx512(float* y, std::uint32_t* argmax, const float* x,
-                                                            const Pool2dShape& s) {
+                                                            const Pool2dShape& s, ChannelAffine affine) {
+  constexpr int kRound = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+  constexpr __mmask16 kAll = 0xFFFF;  // (the unmasked forms read an undefined register in GCC 12's headers)
+  const __m512 alpha = _mm512_set1_ps(affine.alpha), shift = _mm512_set1_ps(affine.shift);
   const std::size_t OH = s.OH(), OW = s.OW(), W = s.W;
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
@@ -69,7 +81,10 @@ __attribute__((target("avx512f"))) void maxpool_2x2_avx512(float* y, std::uint32
         const __m512i base = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(first + dy * W)), lane2);
         for (int dx = 0; dx < 2; ++dx) {
           __m512 v = _mm512_permutex2var_ps(a, dx == 0 ? even : odd, b);
-          if constexpr (Relu) v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_GT_OQ), v);
+          if constexpr (P == Pre::AffineRelu)
+            v = _mm512_maskz_add_round_ps(kAll, _mm512_maskz_mul_round_ps(kAll, v, alpha, kRound), shift, kRound);
+          if constexpr (P != Pre::None)
+            v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_GT_OQ), v);
           const __mmask16 take = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
           best = _mm512_mask_mov_ps(best, take, v);
           at = _mm512_mask_mov_epi32(at, take, dx == 0 ? base : _mm512_add_epi32(base, _mm512_set1_epi32(1)));
@@ -80,17 +95,19 @@ __attribute__((target("avx512f"))) void maxpool_2x2_avx512(float* y, std::uint32
     }
 }
 
-template <bool Relu>
+// Planes [p0, p1); with AffineRelu, plane p is of channel p % C (NCHW) and takes affine[p % C].
+template <Pre P>
 void maxpool_planes(std::span<float> y_, std::span<std::uint32_t> argmax_, std::span<const float> x_,
-                    const Pool2dShape& s, std::size_t p0, std::size_t p1) {
+                    const Pool2dShape& s, std::size_t p0, std::size_t p1, std::span<const ChannelAffine> affine = {}) {
   const std::size_t OH = s.OH(), OW = s.OW(), in = s.H * s.W, out = OH * OW;
   for (std::size_t plane = p0; plane < p1; ++plane) {
     const float* x = x_.data() + plane * in;
     float* y = y_.data() + plane * out;
     std::uint32_t* argmax = argmax_.data() + plane * out;
+    const ChannelAffine a = P == Pre::AffineRelu ? affine[plane % affine.size()] : ChannelAffine{};
     if (s.K == 2 && s.stride == 2) {
-      if (kHaveAvx512) maxpool_2x2_avx512<Relu>(y, argmax, x, s);
-      else maxpool_2x2<Relu>(y, argmax, x, s);
+      if (kHaveAvx512) maxpool_2x2_avx512<P>(y, argmax, x, s, a);
+      else maxpool_2x2<P>(y, argmax, x, s, a);
       continue;
     }
     for (std::size_t oy = 0; oy < OH; ++oy)
@@ -103,7 +120,7 @@ void maxpool_planes(std::span<float> y_, std::span<std::uint32_t> argmax_, std::
         for (std::size_t ky = 0; ky < s.K; ++ky)
           for (std::size_t kx = 0; kx < s.K; ++kx) {
             const std::size_t i = first + ky * s.W + kx;
-            consider(pooled<Relu>(x[i]), static_cast<std::uint32_t>(i), best, at);
+            consider(pooled<P>(x[i], a), static_cast<std::uint32_t>(i), best, at);
           }
         y[oy * OW + ox] = best;
         argmax[oy * OW + ox] = at;
@@ -136,12 +153,18 @@ void scatter_planes(std::span<float> dx_, std::span<const float> dy_, const floa
 
 void maxpool2d_forward(std::span<float> y, std::span<std::uint32_t> argmax, std::span<const float> x,
                        const Pool2dShape& s, std::size_t p0, std::size_t p1) {
-  maxpool_planes<false>(y, argmax, x, s, p0, p1);
+  maxpool_planes<Pre::None>(y, argmax, x, s, p0, p1);
 }
 
 void relu_maxpool2d_forward(std::span<float> y, std::span<std::uint32_t> argmax, std::span<const float> x,
                             const Pool2dShape& s, std::size_t p0, std::size_t p1) {
-  maxpool_planes<true>(y, argmax, x, s, p0, p1);
+  maxpool_planes<Pre::Relu>(y, argmax, x, s, p0, p1);
+}
+
+void batchnorm_relu_maxpool2d_forward(std::span<float> y, std::span<std::uint32_t> argmax, std::span<const float> x,
+                                      std::span<const ChannelAffine> affine, const Pool2dShape& s, std::size_t p0,
+                                      std::size_t p1) {
+  maxpool_planes<Pre::AffineRelu>(y, argmax, x, s, p0, p1, affine);
 }
 
 void maxpool2d_backward(std::span<float> dx, std::span<const float> dy, std::span<const std::uint32_t> argmax,

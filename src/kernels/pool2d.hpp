@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <span>
 
+#include "kernels/batchnorm2d.hpp"  // ChannelAffine: the fused pooling takes batch norm's transform
+
 namespace mnist::kernels {
 
 /// Input plane H x W, window K x K moved by stride: output plane OH x OW.
@@ -27,6 +29,12 @@ void maxpool2d_backward(std::span<float> dx, std::span<const float> dy, std::spa
 /// maxpool2d_forward, on a quarter of the passes over memory for 2x2 windows.
 void relu_maxpool2d_forward(std::span<float> y, std::span<std::uint32_t> argmax, std::span<const float> x,
                             const Pool2dShape& s, std::size_t p0, std::size_t p1);
+/// relu_maxpool2d_forward of batchnorm2d_forward_eval's output without writing it: each element counts as
+/// ReLU(x·alpha + shift) of its channel (affine[plane % affine.size()], NCHW), the product rounded, then the sum, as
+/// batchnorm2d_forward_eval; so y and argmax are bit for bit those of the three layers in eval mode.
+void batchnorm_relu_maxpool2d_forward(std::span<float> y, std::span<std::uint32_t> argmax, std::span<const float> x,
+                                      std::span<const ChannelAffine> affine, const Pool2dShape& s, std::size_t p0,
+                                      std::size_t p1);
 /// Its gradient: dx zeroed, then dx[argmax] += (y > 0 ? dy : 0). Bit for bit maxpool2d_backward then relu_backward:
 /// a window's y is the ReLU output of its argmax element, the element whose gradient ReLU masks.
 void relu_maxpool2d_backward(std::span<float> dx, std::span<const float> dy, std::span<const float> y,

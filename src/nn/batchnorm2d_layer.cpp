@@ -16,7 +16,6 @@ namespace mnist::nn {
 namespace {
 
 constexpr float kMomentum = 0.1f;
-constexpr float kEps = 1e-5f;
 
 class BatchNorm2dLayer final : public Layer {
  public:
@@ -37,9 +36,9 @@ class BatchNorm2dLayer final : public Layer {
       for_channels([&](std::size_t c0, std::size_t c1) {
         if (ctx.training)
           kernels::batchnorm2d_forward_train(y_, mean_, invstd_, running_mean(), running_var(), x_, gamma(), beta(),
-                                             N_, C_, HW_, kMomentum, kEps, c0, c1);
+                                             N_, C_, HW_, kMomentum, kBatchNormEps, c0, c1);
         else
-          kernels::batchnorm2d_forward_eval(y_, x_, running_mean(), running_var(), gamma(), beta(), N_, C_, HW_, kEps,
+          kernels::batchnorm2d_forward_eval(y_, x_, running_mean(), running_var(), gamma(), beta(), N_, C_, HW_, kBatchNormEps,
                                             c0, c1);
       });
     if (ctx.training) ++state_.counts[0];
@@ -116,7 +115,7 @@ class BatchNorm2dLayer final : public Layer {
     sum_(squares_);
     for_channels([&](std::size_t c0, std::size_t c1) {
       kernels::batchnorm2d_normalise_train(y_, mean_, invstd_, running_mean(), running_var(), x_, gamma(), beta(),
-                                           mean, squares_, M_, N_, C_, HW_, kMomentum, kEps, c0, c1);
+                                           mean, squares_, M_, N_, C_, HW_, kMomentum, kBatchNormEps, c0, c1);
     });
   }
 };

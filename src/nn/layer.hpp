@@ -50,8 +50,10 @@ class Layer {
 
 /// The layers that run for specs: each run of Linear/ReLU starting with a Linear is one LinearStack block; with
 /// fuse, a ReLU followed by a MaxPool2d is one block too (the same bits); every other spec a layer of its own.
-/// states[i] is spec i's slice of the model's buffers.
+/// states[i] is spec i's slice of the model's buffers. head (when given) receives the index of the block that runs
+/// the first Linear (the number of blocks when there is none).
 std::vector<std::unique_ptr<Layer>> build_layers(const std::vector<LayerSpec>& specs,
-                                                 const std::vector<LayerState>& states, bool fuse = true);
+                                                 const std::vector<LayerState>& states, bool fuse = true,
+                                                 std::size_t* head = nullptr);
 
 }  // namespace mnist::nn

@@ -12,6 +12,12 @@ std::unique_ptr<Layer> make_pool2d(const LayerSpec& spec);
 /// A ReLU and the MaxPool2d spec that follows it, as one layer (the same bits as the two).
 std::unique_ptr<Layer> make_relu_maxpool2d(const LayerSpec& pool);
 std::unique_ptr<Layer> make_batchnorm2d(const LayerSpec& spec, const LayerState& state);
+/// A BatchNorm2d, a ReLU and a MaxPool2d in a row as one layer (the same bits as the three).
+std::unique_ptr<Layer> make_batchnorm_relu_maxpool2d(const LayerSpec& norm, const LayerState& state,
+                                                     const LayerSpec& pool);
+
+/// BatchNorm2d's eps, as PyTorch's default.
+constexpr float kBatchNormEps = 1e-5f;
 std::unique_ptr<Layer> make_dropout(const LayerSpec& spec, std::size_t index);
 std::unique_ptr<Layer> make_relu(const LayerSpec& spec);
 std::unique_ptr<Layer> make_flatten(const LayerSpec& spec);

@@ -110,7 +110,9 @@ std::vector<nn::LayerState> states_of(const std::vector<LayerSpec>& layers, std:
 }
 }  // namespace
 
-void Model::build_blocks() { blocks_ = nn::build_layers(layers_, states_of(layers_, params_, grads_, buffers_, counts_)); }
+void Model::build_blocks() {
+  blocks_ = nn::build_layers(layers_, states_of(layers_, params_, grads_, buffers_, counts_), true, &head_block_);
+}
 
 std::size_t Model::input_size() const { return layers_.empty() ? 0 : layers_.front().in; }
 Shape Model::input_shape() const { return layers_.empty() ? Shape{} : layers_.front().in_shape; }
@@ -193,13 +195,47 @@ void Model::backward(std::span<const float> dlogits) {
   for (std::size_t i = blocks_.size(); i-- > 0;) dy = blocks_[i]->backward(dy, i > 0);
 }
 
-// Samples per forward when predicting: large chunks for an MLP (whose buffers are small), 16 images for a conv net:
-// cnn's first activations for 128 images take 13 MB, and the ReLU, pooling and BatchNorm passes over them went to
-// memory (38% of inference time); 16 measured faster than 8, 32 and 128 (docs/performance.md#conv-presets).
-std::size_t Model::inference_chunk() const {
+namespace {
+// Images per piece of a conv net's layers before its first Linear in infer(): cnn's first activations for 128
+// images take 13 MB, and the ReLU, pooling and BatchNorm passes over them went to memory (38% of inference time);
+// 16 measured faster than 8, 32 and 128 (docs/performance.md#conv-presets).
+constexpr std::size_t kConvPiece = 16;
+}  // namespace
+
+std::size_t Model::inference_chunk() const { return head_block_ > 0 ? 128 : 512; }
+
+std::span<const float> Model::infer(std::span<const float> x, std::size_t N) {
+  const nn::EvalScope eval(*this);
+  if (head_block_ == 0 || N <= kConvPiece) {
+    const std::span<const float> logits = forward(x, N);
+    batch_ = 0;
+    forwarded_ = false;
+    return logits;
+  }
+  if (x.size() < N * input_size())
+    throw Error("model input has " + std::to_string(x.size()) + " values, expected " +
+                std::to_string(N * input_size()));
+  const nn::ForwardContext ctx{false, seed_, forward_steps_};
+  const std::size_t D = input_size();
+  std::size_t F = 0;  // the first Linear's inputs
   for (const LayerSpec& l : layers_)
-    if (l.kind == LayerSpec::Kind::Conv2d) return 16;
-  return 512;
+    if (l.kind == LayerSpec::Kind::Linear) {
+      F = l.in;
+      break;
+    }
+  if (features_.size() < N * F) features_.resize(N * F);
+  for (std::size_t s = 0; s < N; s += kConvPiece) {
+    const std::size_t m = std::min(kConvPiece, N - s);
+    std::span<const float> h = x.subspan(s * D, m * D);
+    for (std::size_t b = 0; b < head_block_; ++b) h = blocks_[b]->forward(h, m, ctx);
+    std::copy(h.begin(), h.begin() + static_cast<std::ptrdiff_t>(m * F),
+              features_.begin() + static_cast<std::ptrdiff_t>(s * F));
+  }
+  std::span<const float> h(features_.data(), N * F);
+  for (std::size_t b = head_block_; b < blocks_.size(); ++b) h = blocks_[b]->forward(h, N, ctx);
+  batch_ = 0;  // the blocks before the head hold only the last piece: no backward may follow
+  forwarded_ = false;
+  return h;
 }
 
 
@@ -237,7 +273,7 @@ Tensor Model::predict_proba(std::span<const float> x, std::size_t N) {
   Tensor probs({N, C});
   for (std::size_t s = 0; s < N; s += chunk) {
     const std::size_t n = std::min(chunk, N - s);
-    const std::span<const float> logits = forward(x.subspan(s * D, n * D), n);
+    const std::span<const float> logits = infer(x.subspan(s * D, n * D), n);
     kernels::softmax_forward(probs.span().subspan(s * C, n * C), logits, n, C);
   }
   return probs;
@@ -249,7 +285,7 @@ std::vector<std::int32_t> Model::predict(std::span<const float> x, std::size_t N
   std::vector<std::int32_t> out(N);
   for (std::size_t s = 0; s < N; s += chunk) {
     const std::size_t n = std::min(chunk, N - s);
-    kernels::argmax_rows(std::span(out).subspan(s, n), forward(x.subspan(s * D, n * D), n), n, C);
+    kernels::argmax_rows(std::span(out).subspan(s, n), infer(x.subspan(s * D, n * D), n), n, C);
   }
   return out;
 }

@@ -23,7 +23,7 @@ std::vector<double> History::val_history() const {
 }
 
 namespace {
-// Loss sum and correct count of n rows (x [n, dim], labels y), each row's prediction into pred. Forwarded in pieces
+// Loss sum and correct count of n rows (x [n, dim], labels y), each row's prediction into pred. Inferred in pieces
 // of the model's inference chunk: a conv net's activations for a 1000-image batch take hundreds of MB.
 struct Scored {
   double loss_sum = 0.0;
@@ -35,7 +35,7 @@ Scored score_rows(Model& model, std::span<const float> x, std::span<const std::i
   Scored out;
   for (std::size_t s = 0; s < n; s += chunk) {
     const std::size_t m = std::min(chunk, n - s);
-    const std::span<const float> logits = model.forward(x.subspan(s * dim, m * dim), m);
+    const std::span<const float> logits = model.infer(x.subspan(s * dim, m * dim), m);
     probs.resize(std::max(probs.size(), m * C));
     out.loss_sum += cross_entropy(probs, logits, y.subspan(s, m), m, C) * static_cast<double>(m);
     kernels::argmax_rows(pred.subspan(s, m), logits, m, C);

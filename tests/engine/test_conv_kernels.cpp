@@ -535,6 +535,35 @@ TEST(Pool2dKernel, ReluMaxPoolIsReluThenMaxPoolBitForBit) {
   }
 }
 
+// Batch norm's eval transform read by the pooling: bit for bit batchnorm2d_forward_eval, relu_forward and
+// maxpool2d_forward, with channels of negative, zero and large scales (planes cycle through the channels).
+TEST(Pool2dKernel, BatchNormReluMaxPoolIsTheThreeLayersBitForBit) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  for (const PoolCase& c : kPoolCases) {
+    const Pool2dShape& s = c.s;
+    const std::size_t C = c.planes >= 3 ? 3 : c.planes, N = (c.planes + C - 1) / C, planes = N * C;
+    const std::size_t HW = s.H * s.W, in = planes * HW, out = planes * s.OH() * s.OW();
+    std::vector<float> x = random_floats(in, 46);
+    x[1] = nan;
+    x[2] = -0.0f;
+    const std::vector<float> mean{0.3f, -0.2f, 1.7f}, var{0.5f, 2.0f, 1e-3f}, gamma{1.3f, -0.7f, 0.0f},
+        beta{0.1f, 0.05f, -0.2f};
+    const std::span<const float> m(mean.data(), C), v(var.data(), C), g(gamma.data(), C), b(beta.data(), C);
+    std::vector<float> norm(in), relu(in), y(out);
+    std::vector<std::uint32_t> argmax(out);
+    batchnorm2d_forward_eval(norm, x, m, v, g, b, N, C, HW, 1e-5f, 0, C);
+    relu_forward(relu, norm, in);
+    maxpool2d_forward(y, argmax, relu, s, 0, planes);
+    std::vector<ChannelAffine> affine(C);
+    for (std::size_t ch = 0; ch < C; ++ch) affine[ch] = batchnorm2d_eval_affine(m, v, g, b, 1e-5f, ch);
+    std::vector<float> fy(out);
+    std::vector<std::uint32_t> fargmax(out);
+    batchnorm_relu_maxpool2d_forward(fy, fargmax, x, affine, s, 0, planes);
+    EXPECT_EQ(std::memcmp(fy.data(), y.data(), out * sizeof(float)), 0) << s.H << "x" << s.W << " K" << s.K;
+    EXPECT_EQ(fargmax, argmax) << s.H << "x" << s.W << " K" << s.K;
+  }
+}
+
 TEST(Pool2dKernel, AverageForwardAndBackwardMatchPlainLoopsAndDifferences) {
   for (const PoolCase& c : kPoolCases) {
     const Pool2dShape& s = c.s;

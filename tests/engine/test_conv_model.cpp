@@ -177,6 +177,34 @@ TEST(ConvModelBatchNorm, EvalUsesRunningStatistics) {
   for (std::size_t i = 0; i < train_out.size(); ++i) EXPECT_NEAR(eval_set[i], train_out[i], 1e-4) << i;
 }
 
+// infer() runs the layers before the first Linear on pieces of 16 images and the Linear layers on all rows at once:
+// the same bits as an eval-mode forward of all rows (each image's conv outputs do not depend on its neighbours), for
+// N below, at and above a piece, and not a multiple of it; predict and predict_proba agree with it; no backward may
+// follow it.
+TEST(ConvModelInfer, PiecesGiveTheEvalForwardsBits) {
+  for (const char* spec : {"1x12x12-conv4k3p1-bn-relu-maxpool2-conv6k3-relu-flatten-20-relu-5", "lenet5"}) {
+    Model model = make_model(spec, 6);
+    const std::size_t D = model.input_size(), C = model.num_classes();
+    const std::vector<float> x = random_values(41 * D, 8, 0.0f, 1.0f);
+    model.train();
+    model.forward(x, 41);  // BatchNorm's running statistics move off their initial values
+    for (const std::size_t N : {1u, 16u, 17u, 41u}) {
+      model.eval();
+      const std::span<const float> whole = model.forward(std::span(x).first(N * D), N);
+      const std::vector<float> want(whole.begin(), whole.end());
+      model.train();
+      const std::span<const float> got = model.infer(std::span(x).first(N * D), N);
+      ASSERT_EQ(got.size(), N * C);
+      EXPECT_EQ(std::memcmp(got.data(), want.data(), want.size() * sizeof(float)), 0) << spec << " N=" << N;
+      EXPECT_TRUE(model.training());
+      EXPECT_THROW(model.backward(std::vector<float>(N * C, 1.0f)), Error);
+      const std::vector<std::int32_t> pred = model.predict(std::span(x).first(N * D), N);
+      for (std::size_t n = 0; n < N; ++n)
+        EXPECT_EQ(pred[n], std::max_element(want.begin() + n * C, want.begin() + (n + 1) * C) - (want.begin() + n * C));
+    }
+  }
+}
+
 TEST(ConvModelSequential, EqualsMakeModelParameterForParameter) {
   const std::string spec =
       "1x28x28-conv8k3p1-bn-relu-maxpool2-conv16k3s2p1-relu-avgpool2-dropout0.25-flatten-32-relu-10";
@@ -212,35 +240,48 @@ TEST(ConvModelLayerOutputs, FirstLayersInEvalMode) {
   EXPECT_THROW(model.backward(std::vector<float>(6, 1.0f)), Error);  // no whole forward to go back through
 }
 
-// A ReLU followed by max pooling runs as one block in forward(); layer_outputs still shows the ReLU's own output,
-// and the pooling's is the same as what forward() computes through the fused block (its logits agree).
-TEST(ConvModelLayerOutputs, ReluBeforeMaxPoolHasItsOwnOutput) {
-  Model model = make_model("1x6x6-conv2k3p1-relu-maxpool2-flatten-3", 4);
+// A ReLU followed by max pooling (and batch norm before them) runs as one block in forward(); layer_outputs still
+// shows every layer's own output, and forward() in eval mode gives the logits of the unfused layers' pooled output
+// (flatten, then the Linear by hand). Batch norm's running statistics, weight and bias are all moved off their
+// initial values first, so that a transform wired to the wrong buffer shows.
+void check_fused_pooling(const std::string& spec, std::size_t pool_index) {
+  Model model = make_model(spec, 4);
   const std::vector<float> x = random_values(2 * 36, 5);
-  const std::vector<Tensor> out = model.layer_outputs(x, 2, 3);
-  ASSERT_EQ(out.size(), 3u);
-  EXPECT_EQ(out[1].shape(), (Shape{2, 2, 6, 6}));
-  EXPECT_EQ(out[2].shape(), (Shape{2, 2, 3, 3}));
-  for (std::size_t i = 0; i < out[1].numel(); ++i) EXPECT_EQ(out[1].data()[i], std::max(out[0].data()[i], 0.0f));
+  model.train();
+  model.forward(x, 2);
+  std::vector<NamedParameter> params = model.named_parameters();
+  for (NamedParameter& p : params)
+    for (std::size_t i = 0; i < p.value.size(); ++i) p.value[i] += 0.1f * static_cast<float>(i + 1);
+  const std::vector<Tensor> out = model.layer_outputs(x, 2, pool_index + 1);
+  const Tensor& relu = out[pool_index - 1];
+  const Tensor& pool = out[pool_index];
+  EXPECT_EQ(relu.shape(), (Shape{2, 2, 6, 6}));
+  EXPECT_EQ(pool.shape(), (Shape{2, 2, 3, 3}));
+  for (std::size_t i = 0; i < relu.numel(); ++i)
+    EXPECT_EQ(relu.data()[i], std::max(out[pool_index - 2].data()[i], 0.0f));
   for (std::size_t n = 0; n < 2 * 2; ++n)
     for (std::size_t oy = 0; oy < 3; ++oy)
       for (std::size_t ox = 0; ox < 3; ++ox) {
-        const float* plane = out[1].data() + n * 36;
+        const float* plane = relu.data() + n * 36;
         const float want = std::max(std::max(plane[2 * oy * 6 + 2 * ox], plane[2 * oy * 6 + 2 * ox + 1]),
                                     std::max(plane[(2 * oy + 1) * 6 + 2 * ox], plane[(2 * oy + 1) * 6 + 2 * ox + 1]));
-        EXPECT_EQ(out[2].data()[n * 9 + oy * 3 + ox], want);
+        EXPECT_EQ(pool.data()[n * 9 + oy * 3 + ox], want);
       }
-  // The logits from the unfused pooled output by hand (flatten, then the Linear's weight and bias).
   model.eval();
   const std::span<const float> logits = model.forward(x, 2);
-  const std::span<const float> p = model.parameters();
-  const std::size_t W = 2 * 1 * 3 * 3 + 2;  // the conv's weight [2, 1, 3, 3] and bias come first
+  const NamedParameter& w = params[params.size() - 2];  // the Linear's weight [3, 18], then its bias [3]
+  const NamedParameter& b = params.back();
   for (std::size_t n = 0; n < 2; ++n)
     for (std::size_t o = 0; o < 3; ++o) {
-      double sum = p[W + 3 * 18 + o];
-      for (std::size_t k = 0; k < 18; ++k) sum += static_cast<double>(p[W + o * 18 + k]) * out[2].data()[n * 18 + k];
-      EXPECT_NEAR(logits[n * 3 + o], sum, 1e-5);
+      double sum = b.value[o];
+      for (std::size_t k = 0; k < 18; ++k) sum += static_cast<double>(w.value[o * 18 + k]) * pool.data()[n * 18 + k];
+      EXPECT_NEAR(logits[n * 3 + o], sum, 1e-5 + 1e-6 * std::fabs(sum)) << spec;
     }
+}
+
+TEST(ConvModelLayerOutputs, FusedPoolingLayersHaveTheirOwnOutputs) {
+  check_fused_pooling("1x6x6-conv2k3p1-relu-maxpool2-flatten-3", 2);
+  check_fused_pooling("1x6x6-conv2k3p1-bn-relu-maxpool2-flatten-3", 3);
 }
 
 }  // namespace

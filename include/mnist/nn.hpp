@@ -221,6 +221,7 @@ class Model {
   bool forwarded_ = false;  // a training or evaluation forward ran (backward needs one), even of N = 0 rows
   std::function<void(std::span<double>)> cross_process_sum_;
   void build_blocks();
+  bool has_conv() const;  // a Conv2d among the layers: infer() runs the layers before the head in pieces
 };
 
 /// Threads used by training and inference (forward, backward, batch assembly, optimizer step); default 1.

@@ -27,7 +27,7 @@ enum class Pre { None, Relu, AffineRelu };
 template <Pre P>
 inline float pooled(float v, ChannelAffine a) {
   if constexpr (P == Pre::AffineRelu) {
-    const float scaled = v * a.alpha;  // (this file is built without FMA: never contracted into one rounding)
+    const float scaled = v * a.alpha;  // (built with -ffp-contract=off: never one FMA, src/kernels/CMakeLists.txt)
     v = scaled + a.shift;
   }
   if constexpr (P != Pre::None) return v > 0.0f ? v : 0.0f;

@@ -202,11 +202,17 @@ namespace {
 constexpr std::size_t kConvPiece = 16;
 }  // namespace
 
-std::size_t Model::inference_chunk() const { return head_block_ > 0 ? 128 : 512; }
+bool Model::has_conv() const {
+  return std::any_of(layers_.begin(), layers_.end(),
+                     [](const LayerSpec& l) { return l.kind == LayerSpec::Kind::Conv2d; });
+}
+
+std::size_t Model::inference_chunk() const { return has_conv() ? 128 : 512; }
 
 std::span<const float> Model::infer(std::span<const float> x, std::size_t N) {
   const nn::EvalScope eval(*this);
-  if (head_block_ == 0 || N <= kConvPiece) {
+  if (blocks_.empty()) throw Error("Model::infer on an empty model");
+  if (!has_conv() || head_block_ == 0 || N <= kConvPiece) {
     const std::span<const float> logits = forward(x, N);
     batch_ = 0;
     forwarded_ = false;

@@ -205,6 +205,18 @@ TEST(ConvModelInfer, PiecesGiveTheEvalForwardsBits) {
   }
 }
 
+// A moved-from model has no layers: infer refuses in one line instead of running none. An MLP with a Flatten before
+// its first Linear is no conv net: its inference chunk stays an MLP's.
+TEST(ConvModelInfer, EmptyModelRefusesAndAFlattenIsNoConvNet) {
+  Model model = make_model("lenet5", 1);
+  Model moved = std::move(model);
+  const std::vector<float> x = random_values(17 * 784, 2);
+  EXPECT_THROW(model.infer(x, 17), Error);  // NOLINT(bugprone-use-after-move): what a moved-from model does
+  EXPECT_EQ(moved.infer(x, 17).size(), 17u * 10);
+  EXPECT_EQ(moved.inference_chunk(), 128u);
+  EXPECT_EQ(make_model("1x28x28-flatten-32-relu-10", 1).inference_chunk(), 512u);
+}
+
 TEST(ConvModelSequential, EqualsMakeModelParameterForParameter) {
   const std::string spec =
       "1x28x28-conv8k3p1-bn-relu-maxpool2-conv16k3s2p1-relu-avgpool2-dropout0.25-flatten-32-relu-10";

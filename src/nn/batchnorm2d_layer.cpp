@@ -38,8 +38,8 @@ class BatchNorm2dLayer final : public Layer {
           kernels::batchnorm2d_forward_train(y_, mean_, invstd_, running_mean(), running_var(), x_, gamma(), beta(),
                                              N_, C_, HW_, kMomentum, kBatchNormEps, c0, c1);
         else
-          kernels::batchnorm2d_forward_eval(y_, x_, running_mean(), running_var(), gamma(), beta(), N_, C_, HW_, kBatchNormEps,
-                                            c0, c1);
+          kernels::batchnorm2d_forward_eval(y_, x_, running_mean(), running_var(), gamma(), beta(), N_, C_, HW_,
+                                            kBatchNormEps, c0, c1);
       });
     if (ctx.training) ++state_.counts[0];
     return std::span<const float>(y_).first(N * C_ * HW_);

@@ -10,18 +10,11 @@
 namespace mnist::nn {
 namespace {
 
-constexpr std::size_t kPlanesPerChunk = 64;
-
 class BatchNormReluMaxPoolLayer final : public Layer {
  public:
   BatchNormReluMaxPoolLayer(const LayerSpec& norm, const LayerState& state, const LayerSpec& pool)
       : norm_(make_batchnorm2d(norm, state)), pool_(make_relu_maxpool2d(pool)), state_(state),
-        C_(norm.in_shape[0]), affine_(C_) {
-    s_.H = pool.in_shape[1];
-    s_.W = pool.in_shape[2];
-    s_.K = pool.kernel;
-    s_.stride = pool.stride;
-  }
+        C_(norm.in_shape[0]), s_(pool_shape(pool)), affine_(C_) {}
 
   std::span<const float> forward(std::span<const float> x, std::size_t N, const ForwardContext& ctx) override {
     trained_ = ctx.training;
@@ -34,7 +27,7 @@ class BatchNormReluMaxPoolLayer final : public Layer {
     const std::size_t planes = N * C_, out = planes * s_.OH() * s_.OW();
     grow(y_, out);
     if (argmax_.size() < out) argmax_.resize(out);
-    const std::size_t chunks = std::max<std::size_t>(1, (planes + kPlanesPerChunk - 1) / kPlanesPerChunk);
+    const std::size_t chunks = plane_chunks(planes);
     auto run = [&](std::size_t c) {
       const kernels::Range r = kernels::chunk_range(planes, chunks, c);
       kernels::batchnorm_relu_maxpool2d_forward(y_, argmax_, x, affine_, s_, r.begin, r.end);

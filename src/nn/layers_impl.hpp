@@ -3,6 +3,7 @@
 #include <memory>
 #include <vector>
 
+#include "kernels/pool2d.hpp"
 #include "nn/layer.hpp"
 
 namespace mnist::nn {
@@ -21,6 +22,11 @@ constexpr float kBatchNormEps = 1e-5f;
 std::unique_ptr<Layer> make_dropout(const LayerSpec& spec, std::size_t index);
 std::unique_ptr<Layer> make_relu(const LayerSpec& spec);
 std::unique_ptr<Layer> make_flatten(const LayerSpec& spec);
+
+/// A pooling spec's window over its input planes.
+kernels::Pool2dShape pool_shape(const LayerSpec& pool);
+/// The chunks of a pass over N·C planes: 64 planes each, fixed by the shapes, never by the thread count.
+std::size_t plane_chunks(std::size_t planes);
 
 /// Grows a layer's buffer to at least n floats (never shrinks: buffers are reused across batches).
 inline void grow(std::vector<float>& buffer, std::size_t n) {

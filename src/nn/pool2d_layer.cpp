@@ -11,23 +11,16 @@
 namespace mnist::nn {
 namespace {
 
-constexpr std::size_t kPlanesPerChunk = 64;
-
 class Pool2dLayer final : public Layer {
  public:
   Pool2dLayer(const LayerSpec& l, bool relu_first)
-      : max_(l.kind == LayerSpec::Kind::MaxPool2d), relu_first_(relu_first), C_(l.in_shape[0]) {
-    s_.H = l.in_shape[1];
-    s_.W = l.in_shape[2];
-    s_.K = l.kernel;
-    s_.stride = l.stride;
-  }
+      : max_(l.kind == LayerSpec::Kind::MaxPool2d), relu_first_(relu_first), C_(l.in_shape[0]), s_(pool_shape(l)) {}
 
   std::span<const float> forward(std::span<const float> x, std::size_t N, const ForwardContext&) override {
     planes_ = N * C_;
     grow(y_, planes_ * s_.OH() * s_.OW());
     if (max_ && argmax_.size() < planes_ * s_.OH() * s_.OW()) argmax_.resize(planes_ * s_.OH() * s_.OW());
-    const std::size_t chunks = plane_chunks();
+    const std::size_t chunks = plane_chunks(planes_);
     auto run = [&](std::size_t c) {
       const kernels::Range r = kernels::chunk_range(planes_, chunks, c);
       if (relu_first_)
@@ -44,7 +37,7 @@ class Pool2dLayer final : public Layer {
   std::span<const float> backward(std::span<const float> dy, bool need_dx) override {
     if (!need_dx) return {};
     grow(dx_, planes_ * s_.H * s_.W);
-    const std::size_t chunks = plane_chunks();
+    const std::size_t chunks = plane_chunks(planes_);
     auto run = [&](std::size_t c) {
       const kernels::Range r = kernels::chunk_range(planes_, chunks, c);
       if (relu_first_)
@@ -64,13 +57,23 @@ class Pool2dLayer final : public Layer {
   kernels::Pool2dShape s_;
   std::vector<float> y_, dx_;
   std::vector<std::uint32_t> argmax_;
-  std::size_t plane_chunks() const { return std::max<std::size_t>(1, (planes_ + kPlanesPerChunk - 1) / kPlanesPerChunk); }
 };
 
 }  // namespace
 
+kernels::Pool2dShape pool_shape(const LayerSpec& pool) {
+  return {.H = pool.in_shape[1], .W = pool.in_shape[2], .K = pool.kernel, .stride = pool.stride};
+}
+
+std::size_t plane_chunks(std::size_t planes) {
+  constexpr std::size_t kPlanesPerChunk = 64;
+  return std::max<std::size_t>(1, (planes + kPlanesPerChunk - 1) / kPlanesPerChunk);
+}
+
 std::unique_ptr<Layer> make_pool2d(const LayerSpec& spec) { return std::make_unique<Pool2dLayer>(spec, false); }
 
-std::unique_ptr<Layer> make_relu_maxpool2d(const LayerSpec& pool) { return std::make_unique<Pool2dLayer>(pool, true); }
+std::unique_ptr<Layer> make_relu_maxpool2d(const LayerSpec& pool) {
+  return std::make_unique<Pool2dLayer>(pool, true);
+}
 
 }  // namespace mnist::nn

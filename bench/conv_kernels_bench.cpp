@@ -9,6 +9,7 @@
 #include <benchmark/benchmark.h>
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <random>
@@ -117,6 +118,32 @@ void BM_ConvBackwardWeightFromInput(benchmark::State& state) {
   });
 }
 
+// The same with the output gradient a ReLU and a 2x2 max pooling after the layer hand back, as in lenet5 and cnn:
+// in every 2x2 window the maximum's element only, and only where the maximum is positive (25% of dy at most). The
+// weight gradient skips its zeros (kernels/conv2d_sparse_weight.hpp). GFLOP/s still count the dense work.
+void BM_ConvBackwardWeightPooled(benchmark::State& state) {
+  const Layer& l = kLayers[state.range(0)];
+  ConvCase c(l.s);
+  const std::size_t OH = c.s.OH(), OW = c.s.OW();
+  const std::vector<float> g = randoms(c.dy.size());
+  for (std::size_t plane = 0; plane < kBatch * c.s.O; ++plane) {
+    const float* y = c.y.data() + plane * OH * OW;
+    float* dy = c.dy.data() + plane * OH * OW;
+    std::fill(dy, dy + OH * OW, 0.0f);
+    for (std::size_t py = 0; py + 1 < OH; py += 2)
+      for (std::size_t px = 0; px + 1 < OW; px += 2) {
+        std::size_t best = py * OW + px;
+        for (std::size_t at : {py * OW + px + 1, (py + 1) * OW + px, (py + 1) * OW + px + 1})
+          if (y[at] > y[best]) best = at;
+        if (y[best] > 0) dy[best] = g[plane * OH * OW + best];
+      }
+  }
+  timed(state, c.flops(), l.name, [&] {
+    mnist::kernels::conv2d_backward_weight_from_input(c.dw, c.db, c.dy, c.x, c.s, kBatch, 0, c.s.O);
+    benchmark::DoNotOptimize(c.dw.data());
+  });
+}
+
 // Pooling and normalisation: Args channels, height (= width).
 void BM_MaxPool2x2(benchmark::State& state) {
   const auto C = static_cast<std::size_t>(state.range(0)), H = static_cast<std::size_t>(state.range(1));
@@ -187,6 +214,7 @@ BENCHMARK(BM_ConvBackwardInput)->Apply(layers)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_ConvBackwardWeight)->Apply(layers)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_ConvForwardTransient)->Apply(layers)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_ConvBackwardWeightFromInput)->Apply(layers)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ConvBackwardWeightPooled)->Apply(layers)->Unit(benchmark::kMillisecond);
 // lenet5 pool1, pool2; cnn pool1, pool2
 BENCHMARK(BM_MaxPool2x2)->Args({6, 28})->Args({16, 10})->Args({32, 28})->Args({64, 14})->Unit(benchmark::kMillisecond);
 // cnn-bn bn1, bn2

@@ -8,6 +8,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "kernels/conv2d_sparse_weight.hpp"
 #include "kernels/cpu.hpp"
 #include "kernels/tile_product.hpp"
 
@@ -193,12 +194,12 @@ void forward_image(std::span<float> y, std::span<float> cols_n, std::span<const 
 // (oy, ox) lands at oy·S + ox of a grid S wide (the K − 1 extra columns per row are computed and dropped). The grid's
 // rows are then copied out with the bias added. Every element's chain is forward_image's (k in (c, ky, kx) order,
 // from zero, the bias added after), so the bits are the same; no columns are written or read back.
-// Image `image` [C, H, W] zero-padded to [C, H + 2p, W + 2p] in pad, as the implicit im2col reads it; the image
-// itself when there is no padding.
-const float* padded_plane(std::vector<float>& pad, const float* image, const Conv2dShape& s) {
+// Image `image` [C, H, W] zero-padded to [C, H + 2p, W + 2p] in pad, as the implicit im2col reads it, and `slack`
+// zeros after it; the image itself when there is neither padding nor slack.
+const float* padded_plane(std::vector<float>& pad, const float* image, const Conv2dShape& s, std::size_t slack = 0) {
   const std::size_t p = s.padding, S = s.W + 2 * p, plane = (s.H + 2 * p) * S;
-  if (p == 0) return image;
-  pad.assign(s.C * plane, 0.0f);
+  if (p == 0 && slack == 0) return image;
+  pad.assign(s.C * plane + slack, 0.0f);
   for (std::size_t c = 0; c < s.C; ++c)
     for (std::size_t iy = 0; iy < s.H; ++iy)
       std::copy_n(image + (c * s.H + iy) * s.W, s.W, pad.data() + c * plane + (iy + p) * S + p);
@@ -292,10 +293,12 @@ struct ColumnsView {
 // from the input, not from the columns) a layer of at most 16 output channels takes the patch-rows path: its channels
 // would fill at most one vector's lanes, 6 of 16 for lenet5.conv1, and even lenet5.conv2's 16 channels with their 150
 // broadcast rows ran slower that way (0.65 ms a batch, against 0.575 ms across patch rows with the transposed runs).
-template <class Columns, class Transposed>
+// sparse_of(n, acc, R, dy_n, Oc, bias) (with a cheap transposed_of only): adds image n's gradient into acc from dy_n's
+// nonzeros alone and returns true, or returns false when dy_n is too dense (kernels/conv2d_sparse_weight.hpp).
+template <class Columns, class Transposed, class Sparse>
 void backward_weight(std::span<float> dw, std::span<float> db, std::span<const float> dy, Columns columns_of,
-                     Transposed transposed_of, const Conv2dShape& s, std::size_t N, std::size_t o0, std::size_t o1,
-                     std::size_t r0, std::size_t r1) {
+                     Transposed transposed_of, Sparse sparse_of, const Conv2dShape& s, std::size_t N,
+                     std::size_t o0, std::size_t o1, std::size_t r0, std::size_t r1) {
   const std::size_t KK = s.patch(), P = s.pixels(), Oc = o1 - o0, R = KK + 1;
   r1 = std::min(r1, db.empty() ? KK : R);  // rows [r0, r1) of [dw | db]ᵀ: patch rows, then the bias
   if (o1 <= o0 || r1 <= r0) return;
@@ -316,6 +319,8 @@ void backward_weight(std::span<float> dw, std::span<float> db, std::span<const f
     for (std::size_t p = 0; p < P; ++p) t[p * R + KK] = 1.0f;
     for (std::size_t n = 0; n < N; ++n) {
       if constexpr (cheap_transpose) {
+        // A sparse dy_n (after a ReLU and a max pooling) skips its zeros: the same chains, the same bits.
+        if (r0 == 0 && w1 == KK && sparse_of(n, acc.data(), R, dy.data() + (n * s.O + o0) * P, Oc, bias)) continue;
         transposed_of(n, t.data(), R, r0, w1);
       } else {
         const ColumnsView c = columns_of(n);
@@ -426,7 +431,7 @@ void conv2d_backward_weight(std::span<float> dw, std::span<float> db, std::span<
                             std::span<const float> cols, const Conv2dShape& s, std::size_t N, std::size_t o0,
                             std::size_t o1, std::size_t r0, std::size_t r1) {
   const std::size_t size = s.patch() * s.pixels();
-  backward_weight(dw, db, dy, [&](std::size_t n) { return ColumnsView{cols.data() + n * size}; }, nullptr, s, N, o0, o1,
+  backward_weight(dw, db, dy, [&](std::size_t n) { return ColumnsView{cols.data() + n * size}; }, nullptr, nullptr, s, N, o0, o1,
                   r0, r1);
 }
 
@@ -437,13 +442,23 @@ void conv2d_backward_weight_from_input(std::span<float> dw, std::span<float> db,
   if (s.stride == 1) {
     // Stride 1: the columns are read in place from the padded plane, never written.
     const std::size_t *rows = window_corners(s), *cols = pixel_offsets(s);
-    auto columns_of = [&](std::size_t n) {
-      return ColumnsView{padded_plane(scratch(3), x.data() + n * image, s), rows, cols};
+    const float* pad = nullptr;
+    std::size_t padded = N;  // the image whose padded plane pad is (N: none yet)
+    auto plane_of = [&](std::size_t n) {
+      if (padded != n) {
+        pad = padded_plane(scratch(3), x.data() + n * image, s, kSparseWeightSlack);
+        padded = n;
+      }
+      return pad;
     };
+    auto columns_of = [&](std::size_t n) { return ColumnsView{plane_of(n), rows, cols}; };
     auto transposed_of = [&](std::size_t n, float* t, std::size_t R, std::size_t a, std::size_t b) {
-      transposed_runs(t, R, padded_plane(scratch(3), x.data() + n * image, s), s, a, b);
+      transposed_runs(t, R, plane_of(n), s, a, b);
     };
-    return backward_weight(dw, db, dy, columns_of, transposed_of, s, N, o0, o1, r0, r1);
+    auto sparse_of = [&](std::size_t n, float* acc, std::size_t R, const float* dy_n, std::size_t Oc, bool bias) {
+      return conv2d_weight_image_sparse(acc, R, dy_n, Oc, plane_of(n), s, bias);
+    };
+    return backward_weight(dw, db, dy, columns_of, transposed_of, sparse_of, s, N, o0, o1, r0, r1);
   }
   std::vector<float>& own = scratch(2);
   auto columns_of = [&](std::size_t n) {
@@ -451,7 +466,7 @@ void conv2d_backward_weight_from_input(std::span<float> dw, std::span<float> db,
     im2col(own, x.subspan(n * image, image), s);
     return ColumnsView{own.data()};
   };
-  backward_weight(dw, db, dy, columns_of, nullptr, s, N, o0, o1, r0, r1);
+  backward_weight(dw, db, dy, columns_of, nullptr, nullptr, s, N, o0, o1, r0, r1);
 }
 
 void conv2d_forward_transient(std::span<float> y, std::span<const float> x, std::span<const float> w,

@@ -378,6 +378,61 @@ TEST(Conv2dKernel, TransientColumnsGiveTheSameBits) {
   }
 }
 
+// An output gradient as a ReLU and a 2x2 max pooling hand it back (one nonzero per window at most, none where the
+// maximum was off) takes the sparse weight gradient (kernels/conv2d_sparse_weight.hpp), which skips the zeros: the
+// same bits as the dense product over the kept columns. Image 0 is pooled-sparse, image 1 dense (the dense product),
+// image 2 all zeros but one element; every shape with an odd channel count leaves one channel unpaired.
+TEST(Conv2dKernel, SparseOutputGradientGivesTheSameBits) {
+  const std::vector<ConvCase> cases = {
+      {3, {.C = 1, .H = 28, .W = 28, .O = 6, .K = 5, .stride = 1, .padding = 2}},   // lenet5 conv1
+      {3, {.C = 6, .H = 14, .W = 14, .O = 16, .K = 5, .stride = 1, .padding = 0}},  // lenet5 conv2
+      {3, {.C = 1, .H = 12, .W = 12, .O = 13, .K = 3, .stride = 1, .padding = 1}},  // more channels than patch rows
+      {3, {.C = 2, .H = 9, .W = 11, .O = 5, .K = 7, .stride = 1, .padding = 3}},
+      {3, {.C = 3, .H = 8, .W = 8, .O = 3, .K = 8, .stride = 1, .padding = 0}},   // runs of 8: a whole vector
+      {3, {.C = 1, .H = 6, .W = 7, .O = 4, .K = 1, .stride = 1, .padding = 0}},
+      {3, {.C = 1, .H = 12, .W = 12, .O = 4, .K = 9, .stride = 1, .padding = 1}},  // K > 8: the dense product
+  };
+  for (const ConvCase& c : cases) {
+    ConvData d(c, 71);
+    const Conv2dShape& s = c.s;
+    const std::size_t OH = s.OH(), OW = s.OW(), P = OH * OW;
+    for (std::size_t o = 0; o < s.O; ++o) {
+      float* image0 = d.dy.data() + o * P;  // pooled: the window's largest |g| where it is positive, else nothing
+      for (std::size_t py = 0; py < OH; py += 2)
+        for (std::size_t px = 0; px < OW; px += 2) {
+          std::size_t best = py * OW + px;
+          for (std::size_t y = py; y < std::min(OH, py + 2); ++y)
+            for (std::size_t x = px; x < std::min(OW, px + 2); ++x)
+              if (image0[y * OW + x] > image0[best]) best = y * OW + x;
+          const float keep = image0[best] > 0.2f ? image0[best] - 0.5f : 0.0f;  // both signs
+          for (std::size_t y = py; y < std::min(OH, py + 2); ++y)
+            for (std::size_t x = px; x < std::min(OW, px + 2); ++x) image0[y * OW + x] = 0.0f;
+          image0[best] = keep;
+        }
+      float* image2 = d.dy.data() + (2 * s.O + o) * P;
+      std::fill(image2, image2 + P, 0.0f);
+    }
+    d.dy[(2 * s.O + s.O - 1) * P + P - 1] = -1.5f;  // the last pixel of the last channel: the runs' far end
+    std::vector<float> cols(d.cols_size()), y(c.N * s.O * P);
+    conv2d_forward(y, cols, d.x, d.w, d.b, s, 0, c.N);
+    for (const float start : {0.0f, 0.5f}) {
+      std::vector<float> dw1(s.O * s.patch(), start), db1(s.O, start), dw2 = dw1, db2 = db1, dw3 = dw1, db3 = db1;
+      conv2d_backward_weight(dw1, db1, d.dy, cols, s, c.N, 0, s.O);
+      conv2d_backward_weight_from_input(dw2, db2, d.dy, d.x, s, c.N, 0, s.O);
+      EXPECT_EQ(dw1, dw2) << name(c);
+      EXPECT_EQ(db1, db2) << name(c);
+      const std::size_t cut = s.O / 2 + 1;  // ranges of channels: a lone channel in a range of odd size
+      conv2d_backward_weight_from_input(dw3, db3, d.dy, d.x, s, c.N, cut, s.O);
+      conv2d_backward_weight_from_input(dw3, db3, d.dy, d.x, s, c.N, 0, cut);
+      EXPECT_EQ(dw1, dw3) << name(c);
+      EXPECT_EQ(db1, db3) << name(c);
+      std::vector<float> dw4(s.O * s.patch(), start);  // without the bias gradient
+      conv2d_backward_weight_from_input(dw4, {}, d.dy, d.x, s, c.N, 0, s.O);
+      EXPECT_EQ(dw1, dw4) << name(c);
+    }
+  }
+}
+
 // ---- pooling ----
 
 namespace {

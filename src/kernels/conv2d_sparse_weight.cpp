@@ -1,0 +1,167 @@
+#include "kernels/conv2d_sparse_weight.hpp"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <bit>
+#include <cstdint>
+#include <vector>
+
+#include "kernels/cpu.hpp"
+
+namespace mnist::kernels {
+
+namespace {
+
+// The sparse path runs when at most this share of dy_n is nonzero (a 2x2 max pooling after the layer leaves 25% at
+// most). Measured with BM_ConvBackwardWeightSparse at lenet5's shapes: see docs/conv-kernels.md.
+constexpr std::size_t kSparseShareDenominator = 3;
+
+// The nonzero elements of one channel's gradient row dy [P] in pixel order: their values g and their offsets in
+// the padded plane (oy·S + ox).
+struct Nonzeros {
+  const float* g;
+  const std::uint32_t* at;
+  std::size_t n;
+};
+
+// g and at (room for P + 16 each) receive dy's nonzero values and their pixels' offsets pixel_at[p], in order.
+__attribute__((target("avx512f,popcnt"))) Nonzeros compress_nonzero(float* g, std::uint32_t* at, const float* dy,
+                                                                   const std::uint32_t* pixel_at, std::size_t P) {
+  std::size_t n = 0;
+  for (std::size_t p = 0; p < P; p += 16) {
+    const auto in = static_cast<__mmask16>(p + 16 <= P ? 0xFFFFu : (1u << (P - p)) - 1u);
+    const __m512 v = _mm512_maskz_loadu_ps(in, dy + p);
+    const __mmask16 m = _mm512_mask_cmp_ps_mask(in, v, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+    // Compressed in registers and stored whole (a compressing store to memory is slow on some cores).
+    _mm512_storeu_ps(g + n, _mm512_maskz_compress_ps(m, v));
+    _mm512_storeu_si512(at + n, _mm512_maskz_compress_epi32(m, _mm512_maskz_loadu_epi32(in, pixel_at + p)));
+    n += static_cast<std::size_t>(std::popcount(static_cast<unsigned>(m)));
+  }
+  return {g, at, n};
+}
+
+// The K patch rows (c, ky, 0 .. K−1), ky = 0 .. K−1, of one input channel c for two output channels a and b at once
+// (b.n == 0: a alone): their chains run in K lanes of K vectors per channel, a and b interleaved so that the 2·K
+// chains hide each other's latency. Each row's K floats are read by an 8-lane load (the lanes past K, and the
+// accumulator lanes they feed, are never stored): a masked load costs more on some cores. acc_a, acc_b: the channels' rows of acc at patch row (c, 0, 0); with bias, their
+// bias elements at bias_a, bias_b. plane: input channel c's padded plane, rows S apart.
+template <int K, bool Bias>
+__attribute__((target("avx512f,avx512vl,fma"))) void channel_runs(float* acc_a, float* acc_b, float* bias_a,
+                                                                  float* bias_b, const float* plane, std::size_t S,
+                                                                  Nonzeros a, Nonzeros b) {
+  const auto m = static_cast<__mmask8>((1u << K) - 1u);
+  __m256 A[K], B[K];
+  for (int ky = 0; ky < K; ++ky) {
+    A[ky] = _mm256_maskz_loadu_ps(m, acc_a + ky * K);
+    B[ky] = b.n ? _mm256_maskz_loadu_ps(m, acc_b + ky * K) : _mm256_setzero_ps();
+  }
+  float sa = Bias ? *bias_a : 0.0f, sb = Bias && b.n ? *bias_b : 0.0f;
+  const std::size_t both = std::min(a.n, b.n);
+  std::size_t i = 0;
+  for (; i < both; ++i) {
+    const __m256 ga = _mm256_set1_ps(a.g[i]), gb = _mm256_set1_ps(b.g[i]);
+    const float *pa = plane + a.at[i], *pb = plane + b.at[i];
+    for (int ky = 0; ky < K; ++ky) {
+      A[ky] = _mm256_fmadd_ps(ga, _mm256_loadu_ps(pa + ky * S), A[ky]);
+      B[ky] = _mm256_fmadd_ps(gb, _mm256_loadu_ps(pb + ky * S), B[ky]);
+    }
+    if constexpr (Bias) {  // fma(g, 1, s) is exactly s + g
+      sa += a.g[i];
+      sb += b.g[i];
+    }
+  }
+  for (std::size_t j = i; j < a.n; ++j) {
+    const __m256 ga = _mm256_set1_ps(a.g[j]);
+    const float* pa = plane + a.at[j];
+    for (int ky = 0; ky < K; ++ky) A[ky] = _mm256_fmadd_ps(ga, _mm256_loadu_ps(pa + ky * S), A[ky]);
+    if constexpr (Bias) sa += a.g[j];
+  }
+  for (std::size_t j = i; j < b.n; ++j) {
+    const __m256 gb = _mm256_set1_ps(b.g[j]);
+    const float* pb = plane + b.at[j];
+    for (int ky = 0; ky < K; ++ky) B[ky] = _mm256_fmadd_ps(gb, _mm256_loadu_ps(pb + ky * S), B[ky]);
+    if constexpr (Bias) sb += b.g[j];
+  }
+  for (int ky = 0; ky < K; ++ky) {
+    _mm256_mask_storeu_ps(acc_a + ky * K, m, A[ky]);
+    if (b.n) _mm256_mask_storeu_ps(acc_b + ky * K, m, B[ky]);
+  }
+  if constexpr (Bias) {
+    *bias_a = sa;
+    if (b.n) *bias_b = sb;
+  }
+}
+
+using ChannelRuns = void (*)(float*, float*, float*, float*, const float*, std::size_t, Nonzeros, Nonzeros);
+
+template <int K>
+ChannelRuns runs_for(bool bias) {
+  return bias ? &channel_runs<K, true> : &channel_runs<K, false>;
+}
+
+ChannelRuns runs_for(std::size_t K, bool bias) {
+  switch (K) {
+    case 1: return runs_for<1>(bias);
+    case 2: return runs_for<2>(bias);
+    case 3: return runs_for<3>(bias);
+    case 4: return runs_for<4>(bias);
+    case 5: return runs_for<5>(bias);
+    case 6: return runs_for<6>(bias);
+    case 7: return runs_for<7>(bias);
+    case 8: return runs_for<8>(bias);
+    default: return nullptr;
+  }
+}
+
+// Offsets oy·S + ox of the output pixels in the padded plane, for the last shape asked (one table per thread).
+const std::uint32_t* pixel_offsets32(const Conv2dShape& s) {
+  thread_local std::vector<std::uint32_t> at;
+  thread_local std::size_t for_ow = 0, for_s = 0;
+  const std::size_t OW = s.OW(), S = s.W + 2 * s.padding, P = s.pixels();
+  if (at.size() != P || for_ow != OW || for_s != S) {
+    at.resize(P);
+    for (std::size_t q = 0; q < P; ++q) at[q] = static_cast<std::uint32_t>((q / OW) * S + q % OW);
+    for_ow = OW;
+    for_s = S;
+  }
+  return at.data();
+}
+
+}  // namespace
+
+bool conv2d_weight_image_sparse(float* acc, std::size_t R, const float* dy_n, std::size_t Oc, const float* pad,
+                                const Conv2dShape& s, bool bias) {
+  const std::size_t K = s.K, P = s.pixels();
+  if (!kHaveAvx512vl || s.stride != 1 || K > 8 || Oc == 0) return false;
+  // Every channel's nonzeros first (one pass over dy_n, which a wide layer's batch holds beyond the caches), then
+  // the decision: a dense dy_n costs this pass and takes the dense product.
+  const std::uint32_t* pixel_at = pixel_offsets32(s);
+  const std::size_t room = P + 16;
+  thread_local std::vector<float> g;
+  thread_local std::vector<std::uint32_t> at;
+  thread_local std::vector<Nonzeros> lists;
+  g.resize(Oc * room);
+  at.resize(Oc * room);
+  lists.resize(Oc);
+  // The first channel as a sample: a dense one (after a batch norm, say) costs one channel's pass, not all.
+  lists[0] = compress_nonzero(g.data(), at.data(), dy_n, pixel_at, P);
+  if (lists[0].n * kSparseShareDenominator > 2 * P) return false;
+  std::size_t total = lists[0].n;
+  for (std::size_t o = 1; o < Oc; ++o) {
+    lists[o] = compress_nonzero(g.data() + o * room, at.data() + o * room, dy_n + o * P, pixel_at, P);
+    total += lists[o].n;
+  }
+  if (total * kSparseShareDenominator > Oc * P) return false;
+  const std::size_t S = s.W + 2 * s.padding, plane = (s.H + 2 * s.padding) * S, KK = s.patch();
+  const ChannelRuns first = runs_for(K, bias), rest = runs_for(K, false);
+  for (std::size_t o = 0; o < Oc; o += 2) {
+    const Nonzeros none{nullptr, nullptr, 0}, &a = lists[o], &b = o + 1 < Oc ? lists[o + 1] : none;
+    float *row_a = acc + o * R, *row_b = o + 1 < Oc ? row_a + R : row_a;  // row_b untouched when b is empty
+    for (std::size_t c = 0; c < s.C; ++c)
+      (c == 0 ? first : rest)(row_a + c * K * K, row_b + c * K * K, row_a + KK, row_b + KK, pad + c * plane, S, a, b);
+  }
+  return true;
+}
+
+}  // namespace mnist::kernels

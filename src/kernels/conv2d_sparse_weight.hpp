@@ -1,0 +1,28 @@
+// The weight gradient of one image of a stride-1 convolution from the nonzero elements of its output gradient
+// alone. A convolution followed by ReLU and a 2x2 max pooling (lenet5's two, cnn's first) gets an output gradient
+// with at most one nonzero in every 2x2 window, 25% at most and fewer where the ReLU was off: the dense product
+// spends three quarters of its multiply-adds on zeros.
+//
+// Every element of [dw | db] is the same FMA chain as the dense product's (kernels/tile_product.hpp), over the
+// pixels in order, less the links whose dy is zero. A link fma(0, x, c) for a finite x gives c back exactly (and
+// +0 for c = ±0 only when c is −0, which a chain started at +0 never reaches), so the bits are the same as the dense
+// path's for finite inputs and a gradient that does not start at −0. (An infinite or NaN input, where 0·x is NaN,
+// turns the dense gradient NaN; the sparse one is NaN only where a nonzero dy met it.)
+#pragma once
+#include <cstddef>
+
+#include "kernels/conv2d.hpp"
+
+namespace mnist::kernels {
+
+inline constexpr std::size_t kSparseWeightSlack = 8;
+
+/// acc [Oc, R] (R = C·K·K + 1: rows o of [dw | db], the bias in column C·K·K, taken when bias) += the weight
+/// gradient of one image: dy_n [Oc, P] (P = OH·OW) against the image's zero-padded input planes pad [C, H + 2p,
+/// W + 2p], readable kSparseWeightSlack floats past their end, reading only dy_n's nonzero elements. Stride 1 only. Returns false, having done nothing, when dy_n is too
+/// dense for this to pay, the kernel is wider than 8 or the CPU lacks AVX-512VL: the caller then runs the dense
+/// product, which gives the same bits.
+bool conv2d_weight_image_sparse(float* acc, std::size_t R, const float* dy_n, std::size_t Oc, const float* pad,
+                                const Conv2dShape& s, bool bias);
+
+}  // namespace mnist::kernels

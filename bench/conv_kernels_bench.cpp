@@ -118,12 +118,9 @@ void BM_ConvBackwardWeightFromInput(benchmark::State& state) {
   });
 }
 
-// The same with the output gradient a ReLU and a 2x2 max pooling after the layer hand back, as in lenet5 and cnn:
-// in every 2x2 window the maximum's element only, and only where the maximum is positive (25% of dy at most). The
-// weight gradient skips its zeros (kernels/conv2d_sparse_weight.hpp). GFLOP/s still count the dense work.
-void BM_ConvBackwardWeightPooled(benchmark::State& state) {
-  const Layer& l = kLayers[state.range(0)];
-  ConvCase c(l.s);
+// c.dy as a ReLU and a 2x2 max pooling after the layer hand it back, as in lenet5 and cnn: in every 2x2 window the
+// maximum's element only, and only where the maximum is positive (25% of dy at most).
+void pool_output_gradient(ConvCase& c) {
   const std::size_t OH = c.s.OH(), OW = c.s.OW();
   const std::vector<float> g = randoms(c.dy.size());
   for (std::size_t plane = 0; plane < kBatch * c.s.O; ++plane) {
@@ -138,9 +135,27 @@ void BM_ConvBackwardWeightPooled(benchmark::State& state) {
         if (y[best] > 0) dy[best] = g[plane * OH * OW + best];
       }
   }
+}
+
+// The weight and input gradients with that dy: both skip its zeros (kernels/conv2d_sparse_weight.hpp,
+// conv2d_sparse_input.hpp). GFLOP/s still count the dense work.
+void BM_ConvBackwardWeightPooled(benchmark::State& state) {
+  const Layer& l = kLayers[state.range(0)];
+  ConvCase c(l.s);
+  pool_output_gradient(c);
   timed(state, c.flops(), l.name, [&] {
     mnist::kernels::conv2d_backward_weight_from_input(c.dw, c.db, c.dy, c.x, c.s, kBatch, 0, c.s.O);
     benchmark::DoNotOptimize(c.dw.data());
+  });
+}
+
+void BM_ConvBackwardInputPooled(benchmark::State& state) {
+  const Layer& l = kLayers[state.range(0)];
+  ConvCase c(l.s);
+  pool_output_gradient(c);
+  timed(state, c.flops(), l.name, [&] {
+    mnist::kernels::conv2d_backward_input(c.dx, c.dcols, c.dy, c.w, c.s, 0, kBatch);
+    benchmark::DoNotOptimize(c.dx.data());
   });
 }
 
@@ -215,6 +230,7 @@ BENCHMARK(BM_ConvBackwardWeight)->Apply(layers)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_ConvForwardTransient)->Apply(layers)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_ConvBackwardWeightFromInput)->Apply(layers)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_ConvBackwardWeightPooled)->Apply(layers)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ConvBackwardInputPooled)->Apply(layers)->Unit(benchmark::kMillisecond);
 // lenet5 pool1, pool2; cnn pool1, pool2
 BENCHMARK(BM_MaxPool2x2)->Args({6, 28})->Args({16, 10})->Args({32, 28})->Args({64, 14})->Unit(benchmark::kMillisecond);
 // cnn-bn bn1, bn2

@@ -8,6 +8,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "kernels/conv2d_sparse_input.hpp"
 #include "kernels/conv2d_sparse_weight.hpp"
 #include "kernels/cpu.hpp"
 #include "kernels/tile_product.hpp"
@@ -260,7 +261,11 @@ void conv2d_forward(std::span<float> y, std::span<float> cols, std::span<const f
 void conv2d_backward_input(std::span<float> dx, std::span<float> dcols, std::span<const float> dy,
                            std::span<const float> w, const Conv2dShape& s, std::size_t n0, std::size_t n1) {
   const std::size_t KK = s.patch(), P = s.pixels(), image = s.C * s.H * s.W;
+  thread_local std::vector<float> w_by_tap;  // W by tap for the sparse path, built on its first image
+  w_by_tap.clear();
   for (std::size_t n = n0; n < n1; ++n) {
+    // A sparse dy_n (after a ReLU and a max pooling) skips its zeros: the same chains, the same bits.
+    if (conv2d_input_gradient_sparse(dx.data() + n * image, w_by_tap, w.data(), dy.data() + n * s.O * P, s)) continue;
     // dcols [KK, P] = Wᵀ [KK, O] · dy_n [O, P]
     tile_product({.c = dcols.data(), .ldc = P, .a = w.data(), .a_row = 1, .a_k = KK, .b = dy.data() + n * s.O * P,
                   .ldb = P, .M = KK, .J = P, .K = s.O});

@@ -3,43 +3,15 @@
 #include <immintrin.h>
 
 #include <algorithm>
-#include <bit>
 #include <cstdint>
 #include <vector>
 
 #include "kernels/cpu.hpp"
+#include "kernels/nonzeros.hpp"
 
 namespace mnist::kernels {
 
 namespace {
-
-// The sparse path runs when at most this share of dy_n is nonzero (a 2x2 max pooling after the layer leaves 25% at
-// most). Measured with BM_ConvBackwardWeightSparse at lenet5's shapes: see docs/conv-kernels.md.
-constexpr std::size_t kSparseShareDenominator = 3;
-
-// The nonzero elements of one channel's gradient row dy [P] in pixel order: their values g and their offsets in
-// the padded plane (oy·S + ox).
-struct Nonzeros {
-  const float* g;
-  const std::uint32_t* at;
-  std::size_t n;
-};
-
-// g and at (room for P + 16 each) receive dy's nonzero values and their pixels' offsets pixel_at[p], in order.
-__attribute__((target("avx512f,popcnt"))) Nonzeros compress_nonzero(float* g, std::uint32_t* at, const float* dy,
-                                                                   const std::uint32_t* pixel_at, std::size_t P) {
-  std::size_t n = 0;
-  for (std::size_t p = 0; p < P; p += 16) {
-    const auto in = static_cast<__mmask16>(p + 16 <= P ? 0xFFFFu : (1u << (P - p)) - 1u);
-    const __m512 v = _mm512_maskz_loadu_ps(in, dy + p);
-    const __mmask16 m = _mm512_mask_cmp_ps_mask(in, v, _mm512_setzero_ps(), _CMP_NEQ_UQ);
-    // Compressed in registers and stored whole (a compressing store to memory is slow on some cores).
-    _mm512_storeu_ps(g + n, _mm512_maskz_compress_ps(m, v));
-    _mm512_storeu_si512(at + n, _mm512_maskz_compress_epi32(m, _mm512_maskz_loadu_epi32(in, pixel_at + p)));
-    n += static_cast<std::size_t>(std::popcount(static_cast<unsigned>(m)));
-  }
-  return {g, at, n};
-}
 
 // The K patch rows (c, ky, 0 .. K−1), ky = 0 .. K−1, of one input channel c for two output channels a and b at once
 // (b.n == 0: a alone): their chains run in K lanes of K vectors per channel, a and b interleaved so that the 2·K
@@ -51,7 +23,8 @@ __attribute__((target("avx512f,avx512vl,fma"))) void channel_runs(float* acc_a, 
                                                                   float* bias_b, const float* plane, std::size_t S,
                                                                   Nonzeros a, Nonzeros b) {
   const auto m = static_cast<__mmask8>((1u << K) - 1u);
-  __m256 A[K], B[K];
+  __m256 A[K], B[K];  // loops unrolled in full: the chains live in registers
+#pragma GCC unroll 8
   for (int ky = 0; ky < K; ++ky) {
     A[ky] = _mm256_maskz_loadu_ps(m, acc_a + ky * K);
     B[ky] = b.n ? _mm256_maskz_loadu_ps(m, acc_b + ky * K) : _mm256_setzero_ps();
@@ -62,6 +35,7 @@ __attribute__((target("avx512f,avx512vl,fma"))) void channel_runs(float* acc_a, 
   for (; i < both; ++i) {
     const __m256 ga = _mm256_set1_ps(a.g[i]), gb = _mm256_set1_ps(b.g[i]);
     const float *pa = plane + a.at[i], *pb = plane + b.at[i];
+#pragma GCC unroll 8
     for (int ky = 0; ky < K; ++ky) {
       A[ky] = _mm256_fmadd_ps(ga, _mm256_loadu_ps(pa + ky * S), A[ky]);
       B[ky] = _mm256_fmadd_ps(gb, _mm256_loadu_ps(pb + ky * S), B[ky]);
@@ -74,15 +48,18 @@ __attribute__((target("avx512f,avx512vl,fma"))) void channel_runs(float* acc_a, 
   for (std::size_t j = i; j < a.n; ++j) {
     const __m256 ga = _mm256_set1_ps(a.g[j]);
     const float* pa = plane + a.at[j];
+#pragma GCC unroll 8
     for (int ky = 0; ky < K; ++ky) A[ky] = _mm256_fmadd_ps(ga, _mm256_loadu_ps(pa + ky * S), A[ky]);
     if constexpr (Bias) sa += a.g[j];
   }
   for (std::size_t j = i; j < b.n; ++j) {
     const __m256 gb = _mm256_set1_ps(b.g[j]);
     const float* pb = plane + b.at[j];
+#pragma GCC unroll 8
     for (int ky = 0; ky < K; ++ky) B[ky] = _mm256_fmadd_ps(gb, _mm256_loadu_ps(pb + ky * S), B[ky]);
     if constexpr (Bias) sb += b.g[j];
   }
+#pragma GCC unroll 8
   for (int ky = 0; ky < K; ++ky) {
     _mm256_mask_storeu_ps(acc_a + ky * K, m, A[ky]);
     if (b.n) _mm256_mask_storeu_ps(acc_b + ky * K, m, B[ky]);
@@ -146,13 +123,13 @@ bool conv2d_weight_image_sparse(float* acc, std::size_t R, const float* dy_n, st
   lists.resize(Oc);
   // The first channel as a sample: a dense one (after a batch norm, say) costs one channel's pass, not all.
   lists[0] = compress_nonzero(g.data(), at.data(), dy_n, pixel_at, P);
-  if (lists[0].n * kSparseShareDenominator > 2 * P) return false;
+  if (!sparse_enough(lists[0].n, 2 * P)) return false;
   std::size_t total = lists[0].n;
   for (std::size_t o = 1; o < Oc; ++o) {
     lists[o] = compress_nonzero(g.data() + o * room, at.data() + o * room, dy_n + o * P, pixel_at, P);
     total += lists[o].n;
   }
-  if (total * kSparseShareDenominator > Oc * P) return false;
+  if (!sparse_enough(total, Oc * P)) return false;
   const std::size_t S = s.W + 2 * s.padding, plane = (s.H + 2 * s.padding) * S, KK = s.patch();
   const ChannelRuns first = runs_for(K, bias), rest = runs_for(K, false);
   for (std::size_t o = 0; o < Oc; o += 2) {

@@ -379,9 +379,10 @@ TEST(Conv2dKernel, TransientColumnsGiveTheSameBits) {
 }
 
 // An output gradient as a ReLU and a 2x2 max pooling hand it back (one nonzero per window at most, none where the
-// maximum was off) takes the sparse weight gradient (kernels/conv2d_sparse_weight.hpp), which skips the zeros: the
-// same bits as the dense product over the kept columns. Image 0 is pooled-sparse, image 1 dense (the dense product),
-// image 2 all zeros but one element; every shape with an odd channel count leaves one channel unpaired.
+// maximum was off) takes the sparse weight and input gradients (kernels/conv2d_sparse_weight.hpp,
+// conv2d_sparse_input.hpp), which skip the zeros: the same bits as the dense products (over the kept columns; the
+// columns' gradient as one TileProduct). Image 0 is pooled-sparse, image 1 dense (the dense products), image 2 all
+// zeros but one element; every shape with an odd channel count leaves one channel unpaired.
 TEST(Conv2dKernel, SparseOutputGradientGivesTheSameBits) {
   const std::vector<ConvCase> cases = {
       {3, {.C = 1, .H = 28, .W = 28, .O = 6, .K = 5, .stride = 1, .padding = 2}},   // lenet5 conv1
@@ -391,6 +392,8 @@ TEST(Conv2dKernel, SparseOutputGradientGivesTheSameBits) {
       {3, {.C = 3, .H = 8, .W = 8, .O = 3, .K = 8, .stride = 1, .padding = 0}},   // runs of 8: a whole vector
       {3, {.C = 1, .H = 6, .W = 7, .O = 4, .K = 1, .stride = 1, .padding = 0}},
       {3, {.C = 1, .H = 12, .W = 12, .O = 4, .K = 9, .stride = 1, .padding = 1}},  // K > 8: the dense product
+      {3, {.C = 32, .H = 14, .W = 14, .O = 64, .K = 3, .stride = 1, .padding = 1}},  // cnn.conv2: 288 patch rows
+      {3, {.C = 19, .H = 9, .W = 9, .O = 5, .K = 3, .stride = 2, .padding = 1}},  // stride 2: 171 rows, 25 pixels
   };
   for (const ConvCase& c : cases) {
     ConvData d(c, 71);
@@ -415,6 +418,15 @@ TEST(Conv2dKernel, SparseOutputGradientGivesTheSameBits) {
     d.dy[(2 * s.O + s.O - 1) * P + P - 1] = -1.5f;  // the last pixel of the last channel: the runs' far end
     std::vector<float> cols(d.cols_size()), y(c.N * s.O * P);
     conv2d_forward(y, cols, d.x, d.w, d.b, s, 0, c.N);
+    const std::size_t image = s.C * s.H * s.W, KK = s.patch();
+    std::vector<float> dx(c.N * image, 7.0f), dx_dense(dx.size(), 0.0f), dcols(KK * P);
+    conv2d_backward_input(dx, dcols, d.dy, d.w, s, 0, c.N);
+    for (std::size_t n = 0; n < c.N; ++n) {
+      tile_product({.c = dcols.data(), .ldc = P, .a = d.w.data(), .a_row = 1, .a_k = KK, .b = d.dy.data() + n * s.O * P,
+                    .ldb = P, .M = KK, .J = P, .K = s.O});
+      col2im_add(std::span(dx_dense).subspan(n * image, image), dcols, s);
+    }
+    EXPECT_EQ(dx, dx_dense) << name(c);
     for (const float start : {0.0f, 0.5f}) {
       std::vector<float> dw1(s.O * s.patch(), start), db1(s.O, start), dw2 = dw1, db2 = db1, dw3 = dw1, db3 = db1;
       conv2d_backward_weight(dw1, db1, d.dy, cols, s, c.N, 0, s.O);

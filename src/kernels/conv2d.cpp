@@ -299,10 +299,11 @@ struct ColumnsView {
 // would fill at most one vector's lanes, 6 of 16 for lenet5.conv1, and even lenet5.conv2's 16 channels with their 150
 // broadcast rows ran slower that way (0.65 ms a batch, against 0.575 ms across patch rows with the transposed runs).
 // sparse_of(n, acc, R, dy_n, Oc, bias) (with a cheap transposed_of only): adds image n's gradient into acc from dy_n's
-// nonzeros alone and returns true, or returns false when dy_n is too dense (kernels/conv2d_sparse_weight.hpp).
-template <class Columns, class Transposed, class Sparse>
+// nonzeros alone and returns true, or returns false when dy_n is too dense (kernels/conv2d_sparse_weight.hpp);
+// sparse_wide(dw, db or null, o0, o1) likewise for the whole batch, on the path across output channels.
+template <class Columns, class Transposed, class Sparse, class SparseWide>
 void backward_weight(std::span<float> dw, std::span<float> db, std::span<const float> dy, Columns columns_of,
-                     Transposed transposed_of, Sparse sparse_of, const Conv2dShape& s, std::size_t N,
+                     Transposed transposed_of, Sparse sparse_of, SparseWide sparse_wide, const Conv2dShape& s, std::size_t N,
                      std::size_t o0, std::size_t o1, std::size_t r0, std::size_t r1) {
   const std::size_t KK = s.patch(), P = s.pixels(), Oc = o1 - o0, R = KK + 1;
   r1 = std::min(r1, db.empty() ? KK : R);  // rows [r0, r1) of [dw | db]ᵀ: patch rows, then the bias
@@ -344,6 +345,9 @@ void backward_weight(std::span<float> dw, std::span<float> db, std::span<const f
     }
     return;
   }
+  // A sparse dy (after a ReLU and a max pooling) skips its zeros: the same chains, the same bits.
+  if constexpr (cheap_transpose)
+    if (r0 == 0 && w1 == KK && sparse_wide(dw.data(), bias ? db.data() : nullptr, o0, o1)) return;
   // Across output channels: acc [R, Oc] = [dw | db] transposed; t [P, Oc] = dy_n's rows o0 .. o1 − 1 transposed.
   acc.resize(R * Oc);
   t.resize(P * Oc);
@@ -436,7 +440,7 @@ void conv2d_backward_weight(std::span<float> dw, std::span<float> db, std::span<
                             std::span<const float> cols, const Conv2dShape& s, std::size_t N, std::size_t o0,
                             std::size_t o1, std::size_t r0, std::size_t r1) {
   const std::size_t size = s.patch() * s.pixels();
-  backward_weight(dw, db, dy, [&](std::size_t n) { return ColumnsView{cols.data() + n * size}; }, nullptr, nullptr, s, N, o0, o1,
+  backward_weight(dw, db, dy, [&](std::size_t n) { return ColumnsView{cols.data() + n * size}; }, nullptr, nullptr, nullptr, s, N, o0, o1,
                   r0, r1);
 }
 
@@ -463,7 +467,10 @@ void conv2d_backward_weight_from_input(std::span<float> dw, std::span<float> db,
     auto sparse_of = [&](std::size_t n, float* acc, std::size_t R, const float* dy_n, std::size_t Oc, bool bias) {
       return conv2d_weight_image_sparse(acc, R, dy_n, Oc, plane_of(n), s, bias);
     };
-    return backward_weight(dw, db, dy, columns_of, transposed_of, sparse_of, s, N, o0, o1, r0, r1);
+    auto sparse_wide = [&](float* w, float* b, std::size_t a, std::size_t e) {
+      return conv2d_weight_sparse_wide(w, b, dy.data(), x.data(), s, N, a, e);
+    };
+    return backward_weight(dw, db, dy, columns_of, transposed_of, sparse_of, sparse_wide, s, N, o0, o1, r0, r1);
   }
   std::vector<float>& own = scratch(2);
   auto columns_of = [&](std::size_t n) {
@@ -471,7 +478,7 @@ void conv2d_backward_weight_from_input(std::span<float> dw, std::span<float> db,
     im2col(own, x.subspan(n * image, image), s);
     return ColumnsView{own.data()};
   };
-  backward_weight(dw, db, dy, columns_of, nullptr, nullptr, s, N, o0, o1, r0, r1);
+  backward_weight(dw, db, dy, columns_of, nullptr, nullptr, nullptr, s, N, o0, o1, r0, r1);
 }
 
 void conv2d_forward_transient(std::span<float> y, std::span<const float> x, std::span<const float> w,

@@ -16,8 +16,9 @@ namespace {
 // The K patch rows (c, ky, 0 .. K−1), ky = 0 .. K−1, of one input channel c for two output channels a and b at once
 // (b.n == 0: a alone): their chains run in K lanes of K vectors per channel, a and b interleaved so that the 2·K
 // chains hide each other's latency. Each row's K floats are read by an 8-lane load (the lanes past K, and the
-// accumulator lanes they feed, are never stored): a masked load costs more on some cores. acc_a, acc_b: the channels' rows of acc at patch row (c, 0, 0); with bias, their
-// bias elements at bias_a, bias_b. plane: input channel c's padded plane, rows S apart.
+// accumulator lanes they feed, are never stored): a masked load costs more on some cores. acc_a, acc_b: the
+// channels' rows of acc at patch row (c, 0, 0); with bias, their bias elements at bias_a, bias_b. plane: input
+// channel c's padded plane, rows S apart.
 template <int K, bool Bias>
 __attribute__((target("avx512f,avx512vl,fma"))) void channel_runs(float* acc_a, float* acc_b, float* bias_a,
                                                                   float* bias_b, const float* plane, std::size_t S,

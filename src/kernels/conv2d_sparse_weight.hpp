@@ -25,4 +25,13 @@ inline constexpr std::size_t kSparseWeightSlack = 8;
 bool conv2d_weight_image_sparse(float* acc, std::size_t R, const float* dy_n, std::size_t Oc, const float* pad,
                                 const Conv2dShape& s, bool bias);
 
+/// dw rows o0 .. o1 − 1 [O, C·K·K] and db [O] (empty: no bias gradient) += the weight gradient of the batch's N
+/// images, dy [N, O, P] against x [N, C, H, W], from dy's nonzero elements, for a layer whose channels are many
+/// (cnn.conv2: 32 -> 64): per image, the padded input channels-last ([H + 2p, W + 2p, C]: a tap's channels side by
+/// side), and per output channel, each tap row's K·C floats as vectors of chains over that channel's nonzero pixels.
+/// Stride 1, 16 to 64 input channels. Decided on image 0 (over a third of it nonzero, or an unsuitable shape or CPU:
+/// returns false, having done nothing; the caller runs the dense product, which gives the same bits).
+bool conv2d_weight_sparse_wide(float* dw, float* db, const float* dy, const float* x, const Conv2dShape& s,
+                               std::size_t N, std::size_t o0, std::size_t o1);
+
 }  // namespace mnist::kernels

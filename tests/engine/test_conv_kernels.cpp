@@ -393,6 +393,7 @@ TEST(Conv2dKernel, SparseOutputGradientGivesTheSameBits) {
       {3, {.C = 1, .H = 6, .W = 7, .O = 4, .K = 1, .stride = 1, .padding = 0}},
       {3, {.C = 1, .H = 12, .W = 12, .O = 4, .K = 9, .stride = 1, .padding = 1}},  // K > 8: the dense product
       {3, {.C = 32, .H = 14, .W = 14, .O = 64, .K = 3, .stride = 1, .padding = 1}},  // cnn.conv2: 288 patch rows
+      {3, {.C = 20, .H = 7, .W = 9, .O = 24, .K = 3, .stride = 1, .padding = 1}},  // tap rows of 60: a partial vector
       {3, {.C = 19, .H = 9, .W = 9, .O = 5, .K = 3, .stride = 2, .padding = 1}},  // stride 2: 171 rows, 25 pixels
   };
   for (const ConvCase& c : cases) {

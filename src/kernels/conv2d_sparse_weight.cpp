@@ -13,6 +13,19 @@ namespace mnist::kernels {
 
 namespace {
 
+// One channel's chains acc [K] (and its bias chain sum) over its nonzeros from the j0-th on.
+template <int K, bool Bias>
+__attribute__((target("avx512f,avx512vl,fma"), always_inline)) inline void runs_from(
+    __m256 (&acc)[K], float& sum, const float* plane, std::size_t S, const Nonzeros& nz, std::size_t j0) {
+  for (std::size_t j = j0; j < nz.n; ++j) {
+    const __m256 g = _mm256_set1_ps(nz.g[j]);
+    const float* from = plane + nz.at[j];
+#pragma GCC unroll 8
+    for (int ky = 0; ky < K; ++ky) acc[ky] = _mm256_fmadd_ps(g, _mm256_loadu_ps(from + ky * S), acc[ky]);
+    if constexpr (Bias) sum += nz.g[j];
+  }
+}
+
 // The K patch rows (c, ky, 0 .. K−1), ky = 0 .. K−1, of one input channel c for two output channels a and b at once
 // (b.n == 0: a alone): their chains run in K lanes of K vectors per channel, a and b interleaved so that the 2·K
 // chains hide each other's latency. Each row's K floats are read by an 8-lane load (the lanes past K, and the
@@ -46,20 +59,8 @@ __attribute__((target("avx512f,avx512vl,fma"))) void channel_runs(float* acc_a, 
       sb += b.g[i];
     }
   }
-  for (std::size_t j = i; j < a.n; ++j) {
-    const __m256 ga = _mm256_set1_ps(a.g[j]);
-    const float* pa = plane + a.at[j];
-#pragma GCC unroll 8
-    for (int ky = 0; ky < K; ++ky) A[ky] = _mm256_fmadd_ps(ga, _mm256_loadu_ps(pa + ky * S), A[ky]);
-    if constexpr (Bias) sa += a.g[j];
-  }
-  for (std::size_t j = i; j < b.n; ++j) {
-    const __m256 gb = _mm256_set1_ps(b.g[j]);
-    const float* pb = plane + b.at[j];
-#pragma GCC unroll 8
-    for (int ky = 0; ky < K; ++ky) B[ky] = _mm256_fmadd_ps(gb, _mm256_loadu_ps(pb + ky * S), B[ky]);
-    if constexpr (Bias) sb += b.g[j];
-  }
+  runs_from<K, Bias>(A, sa, plane, S, a, i);  // the longer channel's rest alone
+  runs_from<K, Bias>(B, sb, plane, S, b, i);
 #pragma GCC unroll 8
   for (int ky = 0; ky < K; ++ky) {
     _mm256_mask_storeu_ps(acc_a + ky * K, m, A[ky]);

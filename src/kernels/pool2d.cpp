@@ -96,9 +96,11 @@ __attribute__((target("avx512f"))) void maxpool_2x2_avx512(float* y, std::uint32
 }
 
 // Planes [p0, p1); with AffineRelu, plane p is of channel p % C (NCHW) and takes affine[p % C].
+// avx512: 2x2 stride-2 windows on the AVX-512 path (the CPU's choice, but for the tests that compare the paths).
 template <Pre P>
 void maxpool_planes(std::span<float> y_, std::span<std::uint32_t> argmax_, std::span<const float> x_,
-                    const Pool2dShape& s, std::size_t p0, std::size_t p1, std::span<const ChannelAffine> affine = {}) {
+                    const Pool2dShape& s, std::size_t p0, std::size_t p1, std::span<const ChannelAffine> affine = {},
+                    bool avx512 = kHaveAvx512) {
   const std::size_t OH = s.OH(), OW = s.OW(), in = s.H * s.W, out = OH * OW;
   for (std::size_t plane = p0; plane < p1; ++plane) {
     const float* x = x_.data() + plane * in;
@@ -106,7 +108,7 @@ void maxpool_planes(std::span<float> y_, std::span<std::uint32_t> argmax_, std::
     std::uint32_t* argmax = argmax_.data() + plane * out;
     const ChannelAffine a = P == Pre::AffineRelu ? affine[plane % affine.size()] : ChannelAffine{};
     if (s.K == 2 && s.stride == 2) {
-      if (kHaveAvx512) maxpool_2x2_avx512<P>(y, argmax, x, s, a);
+      if (avx512) maxpool_2x2_avx512<P>(y, argmax, x, s, a);
       else maxpool_2x2<P>(y, argmax, x, s, a);
       continue;
     }
@@ -165,6 +167,16 @@ void batchnorm_relu_maxpool2d_forward(std::span<float> y, std::span<std::uint32_
                                       std::span<const ChannelAffine> affine, const Pool2dShape& s, std::size_t p0,
                                       std::size_t p1) {
   maxpool_planes<Pre::AffineRelu>(y, argmax, x, s, p0, p1, affine);
+}
+
+void maxpool2d_forward_on(bool avx512, MaxPoolInput input, std::span<float> y, std::span<std::uint32_t> argmax,
+                          std::span<const float> x, std::span<const ChannelAffine> affine, const Pool2dShape& s,
+                          std::size_t p0, std::size_t p1) {
+  switch (input) {
+    case MaxPoolInput::Plain: return maxpool_planes<Pre::None>(y, argmax, x, s, p0, p1, {}, avx512);
+    case MaxPoolInput::Relu: return maxpool_planes<Pre::Relu>(y, argmax, x, s, p0, p1, {}, avx512);
+    case MaxPoolInput::BatchNormRelu: return maxpool_planes<Pre::AffineRelu>(y, argmax, x, s, p0, p1, affine, avx512);
+  }
 }
 
 void maxpool2d_backward(std::span<float> dx, std::span<const float> dy, std::span<const std::uint32_t> argmax,

@@ -35,6 +35,13 @@ void relu_maxpool2d_forward(std::span<float> y, std::span<std::uint32_t> argmax,
 void batchnorm_relu_maxpool2d_forward(std::span<float> y, std::span<std::uint32_t> argmax, std::span<const float> x,
                                       std::span<const ChannelAffine> affine, const Pool2dShape& s, std::size_t p0,
                                       std::size_t p1);
+/// The three forwards above with 2x2 stride-2 windows on one path alone, scalar or AVX-512 (avx512; the caller
+/// checks kernels/cpu.hpp), for the tests that compare the paths bit for bit: a CPU takes the widest it has.
+enum class MaxPoolInput { Plain, Relu, BatchNormRelu };
+void maxpool2d_forward_on(bool avx512, MaxPoolInput input, std::span<float> y, std::span<std::uint32_t> argmax,
+                          std::span<const float> x, std::span<const ChannelAffine> affine, const Pool2dShape& s,
+                          std::size_t p0, std::size_t p1);
+
 /// Its gradient: dx zeroed, then dx[argmax] += (y > 0 ? dy : 0). Bit for bit maxpool2d_backward then relu_backward:
 /// a window's y is the ReLU output of its argmax element, the element whose gradient ReLU masks.
 void relu_maxpool2d_backward(std::span<float> dx, std::span<const float> dy, std::span<const float> y,

@@ -632,6 +632,45 @@ TEST(Pool2dKernel, BatchNormReluMaxPoolIsTheThreeLayersBitForBit) {
   }
 }
 
+// 2x2 stride-2 windows have a scalar and an AVX-512 path (the CPU picks the widest): the same y and argmax bit for
+// bit, for plain input, ReLU'd input and batch norm + ReLU'd input, over NaNs, zeros of both signs, infinities and
+// ties, on planes whose widths leave partial vectors and odd edges.
+TEST(Pool2dKernel, TwoByTwoScalarAndAvx512PathsAgreeBitForBit) {
+  if (!kHaveAvx512) GTEST_SKIP() << "no AVX-512 on this CPU: the scalar path is the one every test runs";
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  const std::vector<float> specials{-0.0f, 0.0f, nan, -inf, inf, 0.5f, 0.5f, -0.5f, -2.0f};
+  const std::vector<ChannelAffine> affine{batchnorm2d_eval_affine(std::vector<float>{0.3f}, std::vector<float>{0.5f},
+                                                                  std::vector<float>{-1.3f}, std::vector<float>{0.1f},
+                                                                  1e-5f, 0),
+                                          batchnorm2d_eval_affine(std::vector<float>{-0.2f}, std::vector<float>{2.0f},
+                                                                  std::vector<float>{0.7f}, std::vector<float>{0.0f},
+                                                                  1e-5f, 0)};
+  for (const std::size_t H : {4u, 7u, 10u, 28u, 35u}) {
+    const Pool2dShape s{.H = H, .W = H + 3, .K = 2, .stride = 2};
+    const std::size_t planes = 4, in = planes * s.H * s.W, out = planes * s.OH() * s.OW();
+    std::vector<float> x = random_floats(in, 47);
+    for (std::size_t i = 0; i < in; i += 5) x[i] = specials[(i / 5) % specials.size()];
+    // Windows whose maximum is a tie or two NaNs in the lower row, or a tie across the rows: the order decides.
+    for (std::size_t plane = 0, w = 0; plane < planes; ++plane)
+      for (std::size_t oy = 0; oy < s.OH(); ++oy)
+        for (std::size_t ox = 0; ox < s.OW(); ++ox, ++w) {
+          float* top = x.data() + plane * s.H * s.W + 2 * oy * s.W + 2 * ox;
+          float* bottom = top + s.W;
+          if (w % 4 == 1) bottom[0] = bottom[1] = 3.0f;
+          if (w % 4 == 2) bottom[0] = bottom[1] = nan;
+          if (w % 4 == 3) top[1] = bottom[0] = 2.5f;
+        }
+    for (const MaxPoolInput input : {MaxPoolInput::Plain, MaxPoolInput::Relu, MaxPoolInput::BatchNormRelu}) {
+      std::vector<float> y1(out), y2(out);
+      std::vector<std::uint32_t> a1(out), a2(out);
+      maxpool2d_forward_on(false, input, y1, a1, x, affine, s, 0, planes);
+      maxpool2d_forward_on(true, input, y2, a2, x, affine, s, 0, planes);
+      EXPECT_EQ(std::memcmp(y1.data(), y2.data(), out * sizeof(float)), 0) << H << " " << static_cast<int>(input);
+      EXPECT_EQ(a1, a2) << H << " " << static_cast<int>(input);
+    }
+  }
+}
+
 TEST(Pool2dKernel, AverageForwardAndBackwardMatchPlainLoopsAndDifferences) {
   for (const PoolCase& c : kPoolCases) {
     const Pool2dShape& s = c.s;

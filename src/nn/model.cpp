@@ -15,6 +15,14 @@
 namespace mnist {
 
 namespace {
+// Refuses an input shorter than N images (forward, infer and layer_outputs alike).
+void require_input(std::size_t values, std::size_t expected) {
+  if (values < expected)
+    throw Error("model input has " + std::to_string(values) + " values, expected " + std::to_string(expected));
+}
+}  // namespace
+
+namespace {
 // Uniform in [-bound, bound) from 24 random bits: a float draw that is the same on every platform.
 float uniform(std::mt19937_64& gen, float bound) {
   const float u = static_cast<float>(gen() >> 40) * (1.0f / 16777216.0f);
@@ -171,9 +179,7 @@ void Model::zero_grad() {
 }
 
 std::span<const float> Model::forward(std::span<const float> x, std::size_t N, std::size_t first_sample) {
-  if (x.size() < N * input_size())
-    throw Error("model input has " + std::to_string(x.size()) + " values, expected " +
-                std::to_string(N * input_size()));
+  require_input(x.size(), N * input_size());
   if (blocks_.empty()) throw Error("Model::forward on an empty model");
   const nn::ForwardContext ctx{training_, seed_, forward_steps_, first_sample,
                                cross_process_sum_ ? &cross_process_sum_ : nullptr};
@@ -218,9 +224,7 @@ std::span<const float> Model::infer(std::span<const float> x, std::size_t N) {
     forwarded_ = false;
     return logits;
   }
-  if (x.size() < N * input_size())
-    throw Error("model input has " + std::to_string(x.size()) + " values, expected " +
-                std::to_string(N * input_size()));
+  require_input(x.size(), N * input_size());
   const nn::ForwardContext ctx{false, seed_, forward_steps_};
   const std::size_t D = input_size();
   std::size_t F = 0;  // the first Linear's inputs
@@ -252,9 +256,7 @@ std::vector<Tensor> Model::layer_outputs(std::span<const float> x, std::size_t N
   for (std::size_t i = 0; i < count; ++i)
     if (layers_[i].kind == LayerSpec::Kind::Linear)  // its run is one block: no per-layer output to show
       throw Error("Model::layer_outputs: layer " + layers_[i].name + " is a Linear layer");
-  if (x.size() < N * input_size())
-    throw Error("model input has " + std::to_string(x.size()) + " values, expected " +
-                std::to_string(N * input_size()));
+  require_input(x.size(), N * input_size());
   // Layer objects of their own, unfused: before the first Linear, block i is then layer i (the model's blocks run a
   // ReLU and the pooling after it as one).
   const std::vector<LayerSpec> first(layers_.begin(), layers_.begin() + static_cast<std::ptrdiff_t>(count));

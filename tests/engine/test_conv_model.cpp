@@ -217,6 +217,28 @@ TEST(ConvModelInfer, EmptyModelRefusesAndAFlattenIsNoConvNet) {
   EXPECT_EQ(make_model("1x28x28-flatten-32-relu-10", 1).inference_chunk(), 512u);
 }
 
+// An input shorter than N images is refused in one line by every way in: forward, infer (in pieces and whole) and
+// layer_outputs.
+TEST(ConvModelInfer, ShortInputIsRefusedByEveryPath) {
+  Model model = make_model("lenet5", 1);
+  const std::vector<float> x = random_values(40 * 784 - 1, 3);
+  for (const std::size_t N : {40u, 5u}) {
+    const std::vector<float> short_x(x.begin(), x.begin() + static_cast<std::ptrdiff_t>(N * 784 - 1));
+    const std::string expected = "model input has " + std::to_string(N * 784 - 1) + " values, expected " +
+                                 std::to_string(N * 784);
+    for (int way = 0; way < 3; ++way) {
+      try {
+        if (way == 0) model.forward(short_x, N);
+        if (way == 1) model.infer(short_x, N);
+        if (way == 2) model.layer_outputs(short_x, N, 2);
+        ADD_FAILURE() << "way " << way << " accepted " << N * 784 - 1 << " values for " << N << " images";
+      } catch (const Error& e) {
+        EXPECT_EQ(std::string(e.what()), expected) << "way " << way;
+      }
+    }
+  }
+}
+
 TEST(ConvModelSequential, EqualsMakeModelParameterForParameter) {
   const std::string spec =
       "1x28x28-conv8k3p1-bn-relu-maxpool2-conv16k3s2p1-relu-avgpool2-dropout0.25-flatten-32-relu-10";

@@ -204,7 +204,8 @@ void Model::backward(std::span<const float> dlogits) {
 namespace {
 // Images per piece of a conv net's layers before its first Linear in infer(): cnn's first activations for 128
 // images take 13 MB, and the ReLU, pooling and BatchNorm passes over them went to memory (38% of inference time);
-// 16 measured faster than 8, 32 and 128 (docs/performance.md#conv-presets).
+// 16 measured faster than 8, 32 and 128; since the head runs on all rows, 4 and 8 measure the same as 16
+// (docs/performance.md#conv-presets).
 constexpr std::size_t kConvPiece = 16;
 }  // namespace
 

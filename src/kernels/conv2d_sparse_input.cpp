@@ -183,6 +183,7 @@ bool conv2d_input_gradient_sparse(float* dx_n, std::vector<float>& w_by_tap, con
     for (std::size_t c0 = 0; c0 < C; c0 += 16)
       transpose16(dx_n + c0 * HW + q0, HW, dx_t.data() + q0 * C16 + c0, C16, C - c0, cols);
   }
+  ++sparse_gradient_runs();
   return true;
 }
 

@@ -3,9 +3,10 @@
 // nonzero, and the dense product dcols = Wᵀ · dy_n spends three quarters of its multiply-adds on zeros.
 //
 // Every element of the columns' gradient Wᵀ · dy_n is the dense product's FMA chain over the output channels o in
-// order, from +0, less the links whose dy is zero: fma(w, 0, c) for a finite w returns c exactly (a chain started
-// at +0 never reaches −0); and every dx element adds its terms in col2im's order (ky, then kx) from 0. So the bits
-// are the same as the dense product's and col2im's for a finite weight.
+// order, from +0, less the links whose dy is zero: fma(w, 0, c) for a finite w returns c exactly, but for the sign
+// of a zero c (a −0 reached through an underflowing product); and every dx element adds its terms in col2im's order
+// (ky, then kx) from +0, where the sign of a zero term makes no difference. So dx has the same bits as the dense
+// product's and col2im's for a finite weight.
 #pragma once
 #include <cstddef>
 #include <vector>

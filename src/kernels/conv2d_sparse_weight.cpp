@@ -140,6 +140,7 @@ bool conv2d_weight_image_sparse(float* acc, std::size_t R, const float* dy_n, st
     for (std::size_t c = 0; c < s.C; ++c)
       (c == 0 ? first : rest)(row_a + c * K * K, row_b + c * K * K, row_a + KK, row_b + KK, pad + c * plane, S, a, b);
   }
+  ++sparse_gradient_runs();
   return true;
 }
 

@@ -4,10 +4,11 @@
 // spends three quarters of its multiply-adds on zeros.
 //
 // Every element of [dw | db] is the same FMA chain as the dense product's (kernels/tile_product.hpp), over the
-// pixels in order, less the links whose dy is zero. A link fma(0, x, c) for a finite x gives c back exactly (and
-// +0 for c = ±0 only when c is −0, which a chain started at +0 never reaches), so the bits are the same as the dense
-// path's for finite inputs and a gradient that does not start at −0. (An infinite or NaN input, where 0·x is NaN,
-// turns the dense gradient NaN; the sparse one is NaN only where a nonzero dy met it.)
+// pixels in order, less the links whose dy is zero. A link fma(0, x, c) for a finite x gives c back exactly, except
+// that it turns c = −0 into +0 (for x > 0); a chain started at +0 reaches −0 only through a product that underflows
+// to −0. So the bits are the same as the dense path's for finite inputs, a gradient that does not start at −0 and
+// no product underflowing to zero: with one, at most the sign of a zero element differs. (An infinite or NaN input,
+// where 0·x is NaN, turns the dense gradient NaN; the sparse one is NaN only where a nonzero dy met it.)
 #pragma once
 #include <cstddef>
 

@@ -120,6 +120,7 @@ bool conv2d_weight_sparse_wide(float* dw, float* db, const float* dy, const floa
       for (std::size_t ky = 0; ky < K; ++ky)
         for (std::size_t kx = 0; kx < K; ++kx)
           dw[o * KK + (c * K + ky) * K + kx] = acc[((o - o0) * K + ky) * row16 + kx * C + c];
+  ++sparse_gradient_runs();
   return true;
 }
 

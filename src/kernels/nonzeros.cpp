@@ -22,6 +22,11 @@ __attribute__((target("avx512f,popcnt"))) Nonzeros compress_nonzero(float* g, st
   return {g, at, count};
 }
 
+std::size_t& sparse_gradient_runs() {
+  thread_local std::size_t runs = 0;
+  return runs;
+}
+
 const std::uint32_t* iota_tags(std::size_t n) {
   thread_local std::vector<std::uint32_t> tags;
   while (tags.size() < n) tags.push_back(static_cast<std::uint32_t>(tags.size()));

@@ -24,4 +24,8 @@ const std::uint32_t* iota_tags(std::size_t n);
 /// leaves a quarter at most; measured with BM_ConvBackwardWeightPooled and BM_ConvBackwardInputPooled).
 inline bool sparse_enough(std::size_t nonzeros, std::size_t total) { return nonzeros * 3 <= total; }
 
+/// How many times a sparse gradient kernel has taken its sparse path on this thread (an image; a batch for the wide
+/// weight gradient), for the tests that must know it ran.
+std::size_t& sparse_gradient_runs();
+
 }  // namespace mnist::kernels

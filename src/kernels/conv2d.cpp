@@ -303,8 +303,8 @@ struct ColumnsView {
 // sparse_wide(dw, db or null, o0, o1) likewise for the whole batch, on the path across output channels.
 template <class Columns, class Transposed, class Sparse, class SparseWide>
 void backward_weight(std::span<float> dw, std::span<float> db, std::span<const float> dy, Columns columns_of,
-                     Transposed transposed_of, Sparse sparse_of, SparseWide sparse_wide, const Conv2dShape& s, std::size_t N,
-                     std::size_t o0, std::size_t o1, std::size_t r0, std::size_t r1) {
+                     Transposed transposed_of, Sparse sparse_of, SparseWide sparse_wide, const Conv2dShape& s,
+                     std::size_t N, std::size_t o0, std::size_t o1, std::size_t r0, std::size_t r1) {
   const std::size_t KK = s.patch(), P = s.pixels(), Oc = o1 - o0, R = KK + 1;
   r1 = std::min(r1, db.empty() ? KK : R);  // rows [r0, r1) of [dw | db]ᵀ: patch rows, then the bias
   if (o1 <= o0 || r1 <= r0) return;
@@ -440,8 +440,8 @@ void conv2d_backward_weight(std::span<float> dw, std::span<float> db, std::span<
                             std::span<const float> cols, const Conv2dShape& s, std::size_t N, std::size_t o0,
                             std::size_t o1, std::size_t r0, std::size_t r1) {
   const std::size_t size = s.patch() * s.pixels();
-  backward_weight(dw, db, dy, [&](std::size_t n) { return ColumnsView{cols.data() + n * size}; }, nullptr, nullptr, nullptr, s, N, o0, o1,
-                  r0, r1);
+  auto columns_of = [&](std::size_t n) { return ColumnsView{cols.data() + n * size}; };
+  backward_weight(dw, db, dy, columns_of, nullptr, nullptr, nullptr, s, N, o0, o1, r0, r1);
 }
 
 void conv2d_backward_weight_from_input(std::span<float> dw, std::span<float> db, std::span<const float> dy,

@@ -20,9 +20,9 @@ inline constexpr std::size_t kSparseWeightSlack = 8;
 
 /// acc [Oc, R] (R = C·K·K + 1: rows o of [dw | db], the bias in column C·K·K, taken when bias) += the weight
 /// gradient of one image: dy_n [Oc, P] (P = OH·OW) against the image's zero-padded input planes pad [C, H + 2p,
-/// W + 2p], readable kSparseWeightSlack floats past their end, reading only dy_n's nonzero elements. Stride 1 only. Returns false, having done nothing, when dy_n is too
-/// dense for this to pay, the kernel is wider than 8 or the CPU lacks AVX-512VL: the caller then runs the dense
-/// product, which gives the same bits.
+/// W + 2p], readable kSparseWeightSlack floats past their end, reading only dy_n's nonzero elements. Stride 1 only.
+/// Returns false, having done nothing, when dy_n is too dense for this to pay, the kernel is wider than 8 or the CPU
+/// lacks AVX-512VL: the caller then runs the dense product, which gives the same bits.
 bool conv2d_weight_image_sparse(float* acc, std::size_t R, const float* dy_n, std::size_t Oc, const float* pad,
                                 const Conv2dShape& s, bool bias);
 

@@ -93,7 +93,8 @@ bool conv2d_weight_sparse_wide(float* dw, float* db, const float* dy, const floa
   g.resize(room);
   at.resize(room);
   std::size_t sample = 0;  // image 0's nonzeros over the range
-  for (std::size_t o = o0; o < o1; ++o) sample += compress_nonzero(g.data(), at.data(), dy + o * P, corner.data(), P).n;
+  for (std::size_t o = o0; o < o1; ++o)
+    sample += compress_nonzero(g.data(), at.data(), dy + o * P, corner.data(), P).n;
   if (!sparse_enough(sample, (o1 - o0) * P)) return false;
   // The chains [o1 − o0, K, row16] (taps by channel, each tap row padded to whole vectors), from dw's values.
   thread_local std::vector<float> acc;
